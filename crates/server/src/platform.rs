@@ -73,6 +73,18 @@ impl Platform {
         })
     }
 
+    /// A platform for one-off maintenance (migrations): in-process bus, a throwaway key, nothing
+    /// written to disk.
+    pub fn for_maintenance(config: Config) -> Platform {
+        let pair = keys::generate();
+        Platform {
+            verifier: TokenVerifier::new(&pair.public, &config.jwt.issuer),
+            signer: None,
+            bus: EventBus::Memory(MemoryBus::new()),
+            config: Arc::new(config),
+        }
+    }
+
     /// How long in-flight work may take at shutdown.
     pub fn grace(&self) -> Duration {
         Duration::from_secs(self.config.shutdown_grace_secs)
