@@ -242,9 +242,8 @@ impl EnrollmentApi {
         let person_id = caller.person()?;
         let page_req = req.page.unwrap_or_default();
         let page: Page<Uuid> = Page::parse(page_req.page_size, &page_req.page_token)?;
-        let rows: Vec<EnrollmentRow> =
-            on_pool!(&self.app.store, |pool| {
-                sqlx::query_as(
+        let rows: Vec<EnrollmentRow> = on_pool!(&self.app.store, |pool| {
+            sqlx::query_as(
             "SELECT id, course_id, person_id, status, enrolled_at, completed_at FROM enrollments \
              WHERE person_id = $1 AND ($2 OR id > $3) ORDER BY id LIMIT $4"
         )
@@ -254,7 +253,7 @@ impl EnrollmentApi {
         .bind(page.fetch_limit())
         .fetch_all(pool)
         .await
-            })?;
+        })?;
         let (rows, next) = paging::finish(rows, page.size, |r| r.id);
         let mut tx = self.app.store.begin_read().await?;
         let mut out = Vec::with_capacity(rows.len());

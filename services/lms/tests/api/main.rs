@@ -1,0 +1,6 @@
+//! LMS integration tests: the real service on a loopback port, real gRPC, SQLite and PostgreSQL.
+
+mod courses;
+mod enrollments;
+mod helpers;
+mod people;
