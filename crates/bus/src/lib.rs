@@ -75,6 +75,8 @@ impl ConsumerSpec {
 }
 
 /// The event bus: NATS JetStream or in-process. Cheap to clone.
+// A handful exist per process; boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum EventBus {
     /// NATS JetStream (production, many processes).
@@ -136,6 +138,8 @@ impl EventBus {
 }
 
 /// A bound durable consumer.
+// One per consumer task; boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Subscription {
     /// On NATS.

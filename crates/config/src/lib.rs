@@ -77,7 +77,7 @@ pub struct JwtConfig {
 }
 
 /// The administrator created on first start (`LYCEUM_ADMIN_EMAIL`, `LYCEUM_ADMIN_PASSWORD`).
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdminConfig {
     /// E-mail; unset: no administrator is created.
@@ -197,15 +197,6 @@ impl Default for JwtConfig {
             public_key_file: None,
             issuer: "lyceum".into(),
             ttl_secs: 900,
-        }
-    }
-}
-
-impl Default for AdminConfig {
-    fn default() -> Self {
-        Self {
-            email: None,
-            password: None,
         }
     }
 }
