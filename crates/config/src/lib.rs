@@ -539,6 +539,14 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_documents_every_variable() {
+        let readme = include_str!("../../../README.md");
+        for (var, _) in ENV_VARS {
+            assert!(readme.contains(&format!("`{var}`")), "README.md lacks {var}");
+        }
+    }
+
+    #[test]
     fn secrets_are_not_printed() {
         let mut c = Config::default();
         c.admin.password = Some("hunter2hunter2".into());
