@@ -542,7 +542,10 @@ mod tests {
     fn the_readme_documents_every_variable() {
         let readme = include_str!("../../../README.md");
         for (var, _) in ENV_VARS {
-            assert!(readme.contains(&format!("`{var}`")), "README.md lacks {var}");
+            assert!(
+                readme.contains(&format!("`{var}`")),
+                "README.md lacks {var}"
+            );
         }
     }
 

@@ -81,7 +81,9 @@ pub(crate) async fn token(
         .id
         .parse()
         .map_err(|_| ApiError::internal("person id is not a UUID"))?;
-    let access_token = gw.signer.person_token(id, role, &person.email, &person.name);
+    let access_token = gw
+        .signer
+        .person_token(id, role, &person.email, &person.name);
     Ok(Json(TokenResponse {
         access_token,
         token_type: "Bearer",

@@ -67,7 +67,13 @@ pub(crate) async fn list(
         .clone()
         .list_items(authorized(
             lxp::ListItemsRequest {
-                page: Some(PageQuery { page_size: q.page_size, page_token: q.page_token }.to_proto()),
+                page: Some(
+                    PageQuery {
+                        page_size: q.page_size,
+                        page_token: q.page_token,
+                    }
+                    .to_proto(),
+                ),
                 skill: q.skill,
             },
             &caller.0,
@@ -80,7 +86,11 @@ pub(crate) async fn list(
     }))
 }
 
-pub(crate) async fn get(State(gw): State<Gateway>, caller: Caller, Path(id): Path<String>) -> Result<Json<CatalogItem>> {
+pub(crate) async fn get(
+    State(gw): State<Gateway>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CatalogItem>> {
     let item = gw
         .upstream
         .catalog
@@ -112,7 +122,10 @@ pub(crate) async fn add_external(
         ))
         .await?
         .into_inner();
-    Ok(created(format!("/api/v1/catalog/{}", item.id), CatalogItem::from(item)))
+    Ok(created(
+        format!("/api/v1/catalog/{}", item.id),
+        CatalogItem::from(item),
+    ))
 }
 
 pub(crate) async fn feed(
@@ -124,7 +137,12 @@ pub(crate) async fn feed(
         .upstream
         .feed
         .clone()
-        .get_feed(authorized(lxp::GetFeedRequest { page: Some(page.to_proto()) }, &caller.0))
+        .get_feed(authorized(
+            lxp::GetFeedRequest {
+                page: Some(page.to_proto()),
+            },
+            &caller.0,
+        ))
         .await?
         .into_inner();
     Ok(Json(Feed {

@@ -68,10 +68,17 @@ pub(crate) async fn create(
         .create_course(authorized(req, &caller.0))
         .await?
         .into_inner();
-    Ok(created(format!("/api/v1/courses/{}", course.id), Course::from(course)))
+    Ok(created(
+        format!("/api/v1/courses/{}", course.id),
+        Course::from(course),
+    ))
 }
 
-pub(crate) async fn get(State(gw): State<Gateway>, caller: Caller, Path(id): Path<String>) -> Result<Json<Course>> {
+pub(crate) async fn get(
+    State(gw): State<Gateway>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Course>> {
     let c = gw
         .upstream
         .courses
@@ -91,7 +98,12 @@ pub(crate) async fn list(
         .upstream
         .courses
         .clone()
-        .list_courses(authorized(lms::ListCoursesRequest { page: Some(page.to_proto()) }, &caller.0))
+        .list_courses(authorized(
+            lms::ListCoursesRequest {
+                page: Some(page.to_proto()),
+            },
+            &caller.0,
+        ))
         .await?
         .into_inner();
     Ok(Json(CoursePage {
@@ -100,7 +112,11 @@ pub(crate) async fn list(
     }))
 }
 
-pub(crate) async fn publish(State(gw): State<Gateway>, caller: Caller, Path(id): Path<String>) -> Result<Json<Course>> {
+pub(crate) async fn publish(
+    State(gw): State<Gateway>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Course>> {
     let c = gw
         .upstream
         .courses

@@ -38,8 +38,9 @@ pub(crate) async fn enroll(
     let body: EnrollBody = if body.iter().all(u8::is_ascii_whitespace) {
         EnrollBody::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| lyceum_server::ApiError::invalid("body", format!("not a valid enrolment request: {e}")))?
+        serde_json::from_slice(&body).map_err(|e| {
+            lyceum_server::ApiError::invalid("body", format!("not a valid enrolment request: {e}"))
+        })?
     };
     let e = gw
         .upstream
@@ -54,10 +55,17 @@ pub(crate) async fn enroll(
         ))
         .await?
         .into_inner();
-    Ok(created(format!("/api/v1/enrollments/{}", e.id), Enrollment::from(e)))
+    Ok(created(
+        format!("/api/v1/enrollments/{}", e.id),
+        Enrollment::from(e),
+    ))
 }
 
-pub(crate) async fn get(State(gw): State<Gateway>, caller: Caller, Path(id): Path<String>) -> Result<Json<Enrollment>> {
+pub(crate) async fn get(
+    State(gw): State<Gateway>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Enrollment>> {
     let e = gw
         .upstream
         .enrollments
@@ -78,7 +86,9 @@ pub(crate) async fn mine(
         .enrollments
         .clone()
         .list_my_enrollments(authorized(
-            lms::ListMyEnrollmentsRequest { page: Some(page.to_proto()) },
+            lms::ListMyEnrollmentsRequest {
+                page: Some(page.to_proto()),
+            },
             &caller.0,
         ))
         .await?

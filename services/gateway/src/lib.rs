@@ -53,13 +53,19 @@ fn routes(gw: Gateway) -> Router {
         .route("/api/v1/courses", post(courses::create).get(courses::list))
         .route("/api/v1/courses/{id}", get(courses::get))
         .route("/api/v1/courses/{id}/publish", post(courses::publish))
-        .route("/api/v1/courses/{id}/enrollments", post(enrollments::enroll))
+        .route(
+            "/api/v1/courses/{id}/enrollments",
+            post(enrollments::enroll),
+        )
         .route("/api/v1/enrollments/{id}", get(enrollments::get))
         .route(
             "/api/v1/enrollments/{id}/items/{item_id}/complete",
             post(enrollments::complete_item),
         )
-        .route("/api/v1/catalog", get(catalog::list).post(catalog::add_external))
+        .route(
+            "/api/v1/catalog",
+            get(catalog::list).post(catalog::add_external),
+        )
         .route("/api/v1/catalog/{id}", get(catalog::get))
         .route("/xapi", any(xapi_proxy::forward))
         .route("/xapi/{*rest}", any(xapi_proxy::forward))
@@ -78,10 +84,8 @@ pub async fn run(
     let gw = Gateway {
         inner: Arc::new(Inner { upstream, signer }),
     };
-    let router = lyceum_server::with_common_layers(
-        routes(gw).merge(health),
-        platform.config.max_body_bytes,
-    );
+    let router =
+        lyceum_server::with_common_layers(routes(gw).merge(health), platform.config.max_body_bytes);
     tracing::info!(addr = %listener.local_addr()?, "gateway listening");
     lyceum_server::serve(listener, router, shutdown, platform.grace()).await?;
     tracing::info!("gateway stopped");

@@ -50,7 +50,10 @@ pub(crate) async fn create(
     Json(body): Json<CreatePerson>,
 ) -> Result<Response> {
     let role = role_value(body.role.trim()).ok_or_else(|| {
-        ApiError::invalid("role", "must be one of learner, instructor, manager, author, admin")
+        ApiError::invalid(
+            "role",
+            "must be one of learner, instructor, manager, author, admin",
+        )
     })?;
     let person = gw
         .upstream
@@ -81,7 +84,11 @@ pub(crate) fn created<T: Serialize>(location: String, body: T) -> Response {
     (StatusCode::CREATED, headers, Json(body)).into_response()
 }
 
-pub(crate) async fn get(State(gw): State<Gateway>, caller: Caller, Path(id): Path<String>) -> Result<Json<Person>> {
+pub(crate) async fn get(
+    State(gw): State<Gateway>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Person>> {
     let p = gw
         .upstream
         .people
@@ -104,7 +111,11 @@ fn subject_of(token: &str) -> Result<String> {
     let payload = token
         .split('.')
         .nth(1)
-        .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|v| v.get("sub").and_then(|s| s.as_str()).map(str::to_string));
     payload.ok_or_else(|| lyceum_auth::AuthError::Invalid("malformed token".into()).into())
@@ -121,7 +132,13 @@ pub(crate) async fn list(
         .clone()
         .list_people(authorized(
             lms::ListPeopleRequest {
-                page: Some(PageQuery { page_size: q.page_size, page_token: q.page_token }.to_proto()),
+                page: Some(
+                    PageQuery {
+                        page_size: q.page_size,
+                        page_token: q.page_token,
+                    }
+                    .to_proto(),
+                ),
                 department: q.department,
             },
             &caller.0,
@@ -149,7 +166,13 @@ pub(crate) async fn export_csv(
             .clone()
             .list_people(authorized(
                 lms::ListPeopleRequest {
-                    page: Some(PageQuery { page_size: 500, page_token: token }.to_proto()),
+                    page: Some(
+                        PageQuery {
+                            page_size: 500,
+                            page_token: token,
+                        }
+                        .to_proto(),
+                    ),
                     department: q.department.clone(),
                 },
                 &caller.0,
@@ -179,7 +202,10 @@ pub(crate) async fn export_csv(
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"people.csv\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"people.csv\"",
+            ),
         ],
         out,
     )

@@ -54,29 +54,30 @@ impl Upstreams {
 
     /// Readiness: every upstream answers its own `/healthz`.
     pub fn checks(&self) -> Vec<(&'static str, Check)> {
-        [("lms", &self.lms_base), ("lxp", &self.lxp_base), ("lrs", &self.lrs_base)]
-            .into_iter()
-            .map(|(name, base)| {
-                let client = self.http.clone();
-                let url = format!("{base}/healthz");
-                let check: Check = Arc::new(move || {
-                    let client = client.clone();
-                    let url = url.clone();
-                    Box::pin(async move {
-                        let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
-                        let resp = client
-                            .get(uri)
-                            .await
-                            .map_err(|e| format!("{url}: {e}"))?;
-                        if resp.status().is_success() {
-                            Ok(())
-                        } else {
-                            Err(format!("{url}: {}", resp.status()))
-                        }
-                    })
-                });
-                (name, check)
-            })
-            .collect()
+        [
+            ("lms", &self.lms_base),
+            ("lxp", &self.lxp_base),
+            ("lrs", &self.lrs_base),
+        ]
+        .into_iter()
+        .map(|(name, base)| {
+            let client = self.http.clone();
+            let url = format!("{base}/healthz");
+            let check: Check = Arc::new(move || {
+                let client = client.clone();
+                let url = url.clone();
+                Box::pin(async move {
+                    let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
+                    let resp = client.get(uri).await.map_err(|e| format!("{url}: {e}"))?;
+                    if resp.status().is_success() {
+                        Ok(())
+                    } else {
+                        Err(format!("{url}: {}", resp.status()))
+                    }
+                })
+            });
+            (name, check)
+        })
+        .collect()
     }
 }
