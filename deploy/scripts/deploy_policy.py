@@ -16,10 +16,13 @@ deployment policy:
   service-selector  a Service whose selector matches no pod template of the render
   secret            a Secret in a render that must carry none (base, production)
 
-`selftest DIR` proves the checks work: every fixture DIR/*.yaml names the problems it must be
+The compose file is checked for pinned images (image-tag) and consistent dependencies
+(compose): no unknown service, no wait for health on a service without a healthcheck.
+
+`--selftest DIR` proves the checks work: every fixture DIR/*.yaml names the problems it must be
 rejected for in `# expect: code ...` lines (`# expect: none` for fixtures that must pass), and
-may ask for `# options: forbid-secrets`. The test fails unless each fixture yields exactly its
-expected codes.
+may ask for `# options: forbid-secrets` (or `compose`: the fixture is a compose file). The test
+fails unless each fixture yields exactly its expected codes.
 """
 
 from __future__ import annotations
@@ -399,7 +402,12 @@ def selftest(directory: Path, schemas: SchemaValidator) -> list[str]:
             failures.append(f"{f.name}: no '# expect:' line")
             continue
         expect.discard("none")
-        got = {p.code for p in check_documents(text, f.name, schemas, "forbid-secrets" in options)}
+        if "compose" in options:
+            got = {p.code for p in compose_problems(f)}
+        else:
+            got = {
+                p.code for p in check_documents(text, f.name, schemas, "forbid-secrets" in options)
+            }
         if got != expect:
             failures.append(
                 f"{f.name}: expected {sorted(expect) or 'no problem'}, got {sorted(got) or 'no problem'}"
