@@ -1,1 +1,119 @@
-//! lyceum-lrs
+//! The Lyceum LRS: records xAPI statements from any source (the xAPI HTTP API under `/xapi`,
+//! gRPC `lyceum.lrs.v1.StatementService`, and `lyceum.xapi.submit` events from the other
+//! services) and answers statement queries. Every stored statement is announced as
+//! `lyceum.lrs.statement.stored` through the outbox, in the transaction that stores it.
+
+mod access;
+mod clients;
+mod error;
+mod grpc;
+mod query;
+mod resources;
+mod statements;
+mod submit;
+
+use std::future::Future;
+
+use lyceum_auth::TokenVerifier;
+use lyceum_bus::{ConsumerSpec, Inbox, Outbox, RelaySettings, subjects};
+use lyceum_proto::lrs::v1::statement_service_server::StatementServiceServer;
+use lyceum_server::{Listener, Platform, Workers};
+use lyceum_store::{MigrationSet, Store};
+use lyceum_xapi::platform::Identity;
+
+pub use error::LrsError;
+
+/// The LRS schema.
+pub static MIGRATIONS: MigrationSet = MigrationSet {
+    postgres: sqlx::migrate!("./migrations/postgres"),
+    sqlite: sqlx::migrate!("./migrations/sqlite"),
+};
+
+/// Event `source` of everything the LRS publishes.
+pub const SOURCE: &str = "lrs";
+
+/// What every handler needs.
+#[derive(Clone)]
+pub(crate) struct App {
+    pub store: Store,
+    pub outbox: Outbox,
+    pub identity: Identity,
+    pub verifier: TokenVerifier,
+    pub max_body_bytes: usize,
+}
+
+/// Connects to the LRS database and applies migrations.
+pub async fn open_store(platform: &Platform) -> Result<Store, LrsError> {
+    let config = &platform.config;
+    let url = config.database_url(&config.lrs.database_url, "lrs");
+    let store = Store::connect_with(
+        &url,
+        &lyceum_store::ConnectOptions {
+            max_connections: config.lrs.database_max_connections,
+            ..Default::default()
+        },
+    )
+    .await?;
+    store
+        .migrate(&[&lyceum_bus::MIGRATIONS, &MIGRATIONS])
+        .await?;
+    Ok(store)
+}
+
+/// Runs the LRS on `listener` until `shutdown`: the xAPI HTTP API (`/xapi/...`), gRPC and
+/// `/healthz`, `/readyz` on one port; the `lrs-submit` consumer and the outbox relay in the
+/// background. Creates or updates the configured bootstrap xAPI client first.
+pub async fn run(
+    platform: Platform,
+    listener: Listener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), LrsError> {
+    let store = open_store(&platform).await?;
+    let outbox = Outbox::new(
+        store.clone(),
+        platform.bus.clone(),
+        RelaySettings::default(),
+    );
+    let identity = Identity::new(&platform.config.public_url);
+    if let Some(spec) = &platform.config.lrs.bootstrap_client {
+        clients::bootstrap(&store, spec, identity.home_page()).await?;
+    }
+    let app = App {
+        store: store.clone(),
+        outbox: outbox.clone(),
+        identity: identity.clone(),
+        verifier: platform.verifier.clone(),
+        max_body_bytes: platform.config.max_body_bytes,
+    };
+
+    let mut workers = Workers::new();
+    let inbox = Inbox::new(
+        store.clone(),
+        platform.bus.clone(),
+        ConsumerSpec::new(submit::DURABLE, subjects::XAPI_SUBMIT),
+        submit::SubmitHandler::new(identity, outbox.clone()),
+    );
+    workers.consumer(|stop| inbox.run(stop));
+    workers.relay(|stop| outbox.clone().run_relay(stop));
+
+    let auth = lyceum_auth::GrpcAuth::new(platform.verifier.clone());
+    let routes = tonic::service::Routes::new(StatementServiceServer::with_interceptor(
+        grpc::StatementApi::new(app.clone()),
+        auth,
+    ));
+    let router = lyceum_server::grpc_router(routes)
+        .merge(lyceum_server::health_router(vec![
+            ("database", Platform::store_check(&store)),
+            ("bus", platform.bus_check()),
+        ]))
+        .merge(resources::router(app));
+    let router = lyceum_server::with_common_layers(router, platform.config.max_body_bytes);
+
+    tracing::info!(addr = %listener.local_addr()?, "lrs listening");
+    lyceum_server::serve(listener, router, shutdown, platform.grace()).await?;
+    platform.bus.quiesce(platform.grace()).await;
+    workers.stop(platform.grace()).await;
+    store.close().await;
+    tracing::info!("lrs stopped");
+    Ok(())
+}

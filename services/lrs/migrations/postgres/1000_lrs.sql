@@ -1,0 +1,69 @@
+-- xAPI statements. `body` is the statement exactly as the LRS returns it (with `stored`,
+-- `authority`, `version` set), kept as text so it goes back to clients byte for byte; every
+-- query filter reads an indexed column instead of the JSON.
+--
+-- `seq` is the stored order. Writers take a transaction-level advisory lock before inserting,
+-- so sequence order is commit order and a reader paging by `seq` never skips a late commit.
+CREATE TABLE statements (
+    seq                 BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id                  UUID NOT NULL UNIQUE,
+    body                TEXT NOT NULL,
+    -- SHA-256 of the statement's comparable form: same id + same digest = the same statement.
+    content_sha256      BYTEA NOT NULL,
+    -- Canonical agent key of the actor (NULL for an anonymous group).
+    actor_key           TEXT,
+    -- The actor's person id when the actor is a platform account.
+    person_id           UUID,
+    verb_id             TEXT NOT NULL,
+    object_activity_id  TEXT,
+    -- Target of a StatementRef object (voiding and other references).
+    object_statement_id UUID,
+    registration        UUID,
+    authority_key       TEXT,
+    -- Milliseconds since the Unix epoch: exact comparisons on both backends.
+    timestamp_ms        BIGINT NOT NULL,
+    stored_ms           BIGINT NOT NULL,
+    version             TEXT NOT NULL,
+    voided              BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX statements_by_actor ON statements (actor_key, seq);
+CREATE INDEX statements_by_person ON statements (person_id, seq);
+CREATE INDEX statements_by_verb ON statements (verb_id, seq);
+CREATE INDEX statements_by_activity ON statements (object_activity_id, seq);
+CREATE INDEX statements_by_registration ON statements (registration, seq);
+CREATE INDEX statements_by_authority ON statements (authority_key, seq);
+CREATE INDEX statements_by_target ON statements (object_statement_id);
+CREATE INDEX statements_by_stored ON statements (stored_ms);
+
+-- Every identified agent a statement mentions and where (actor, object, authority,
+-- instructor, team, context agents, inside a SubStatement): the `agent` filter, with and
+-- without related_agents.
+CREATE TABLE statement_agents (
+    agent_key      TEXT NOT NULL,
+    statement_seq  BIGINT NOT NULL REFERENCES statements (seq),
+    relation       TEXT NOT NULL,
+    PRIMARY KEY (agent_key, statement_seq, relation)
+);
+
+-- Every activity a statement mentions and where (object, context activities, inside a
+-- SubStatement): the `activity` filter, with and without related_activities.
+CREATE TABLE statement_activities (
+    activity_id    TEXT NOT NULL,
+    statement_seq  BIGINT NOT NULL REFERENCES statements (seq),
+    relation       TEXT NOT NULL,
+    PRIMARY KEY (activity_id, statement_seq, relation)
+);
+
+-- xAPI clients (HTTP Basic). Secrets are random and long, so a SHA-256 digest compared in
+-- constant time is enough and keeps per-request checks cheap.
+CREATE TABLE xapi_clients (
+    client_key     TEXT PRIMARY KEY,
+    secret_sha256  BYTEA NOT NULL,
+    -- Space-separated xAPI scopes: statements/write, statements/read, statements/read/mine,
+    -- all/read, all.
+    scopes         TEXT NOT NULL,
+    -- The Agent (JSON) written as `authority` of what this client stores.
+    authority      TEXT NOT NULL,
+    created_at     TIMESTAMPTZ NOT NULL,
+    updated_at     TIMESTAMPTZ NOT NULL
+);
