@@ -2,8 +2,9 @@
 # Renders every kustomization under deploy/k8s (base and each overlay) and validates the result
 # offline: Kubernetes JSON schemas (strict) plus the deployment policy in deploy_policy.py
 # (pinned images, resource limits, probes, PodDisruptionBudgets, restricted security contexts,
-# no committed secrets). Runs the policy's self-tests first: every fixture under
-# deploy/scripts/testdata must be rejected for exactly the reason it names.
+# no committed secrets), the compose file and the Dockerfile. Runs the policy's self-tests
+# first: every fixture under deploy/scripts/testdata must be rejected for exactly the reason it
+# names (or accepted, for the good ones).
 #
 # Tools: python3 with venv (installed with apt-get when missing and running as root), a
 # private virtualenv with the pinned packages of requirements-deploy-check.txt, and kustomize
@@ -118,6 +119,7 @@ for t in "${targets[@]}"; do
     [ "$t" = dev ] || args+=(--forbid-secrets "$t")
 done
 [ -f deploy/compose.yaml ] && args+=(--compose deploy/compose.yaml)
+[ -f deploy/docker/Dockerfile ] && args+=(--dockerfile deploy/docker/Dockerfile)
 
 if ! "$venv/bin/python" "$scripts/deploy_policy.py" "${args[@]}"; then
     die "FAILED (rendered manifests are in $out/)"

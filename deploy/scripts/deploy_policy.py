@@ -18,8 +18,10 @@ deployment policy:
 
 The compose file is checked for pinned images (image-tag) and consistent dependencies
 (compose): no unknown service, no wait for health on a service without a healthcheck.
+The Dockerfile is parsed with Docker's own parser and checked for pinned base images
+(image-tag) and a final stage that runs as a non-root user with an ENTRYPOINT (dockerfile).
 
-`--selftest DIR` proves the checks work: every fixture DIR/*.yaml names the problems it must be
+`--selftest DIR` proves the checks work: every fixture DIR/*.yaml (and DIR/*.Dockerfile) names the problems it must be
 rejected for in `# expect: code ...` lines (`# expect: none` for fixtures that must pass), and
 may ask for `# options: forbid-secrets` (or `compose`: the fixture is a compose file). The test
 fails unless each fixture yields exactly its expected codes.
@@ -382,12 +384,56 @@ def compose_problems(path: Path) -> list[Problem]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Dockerfile
+
+
+def dockerfile_problems(path: Path) -> list[Problem]:
+    import dockerfile
+
+    try:
+        commands = dockerfile.parse_file(str(path))
+    except (OSError, dockerfile.GoIOError, dockerfile.GoParseError) as e:
+        return [Problem("dockerfile", str(path), f"does not parse: {e}")]
+    out = []
+    args: dict[str, str] = {}
+    stages: set[str] = set()
+    user = entrypoint = None
+    for c in commands:
+        where = f"{path.name}:{c.start_line}"
+        if c.cmd == "ARG":
+            for v in c.value:
+                name, _, default = v.partition("=")
+                args[name] = default
+        elif c.cmd == "FROM":
+            image = re.sub(
+                r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: args.get(m.group(1), ""), c.value[0]
+            )
+            if len(c.value) >= 3 and c.value[1].upper() == "AS":
+                stages.add(c.value[2])
+            if image not in stages and image != "scratch":
+                msg = _image_problem(image)
+                if msg:
+                    out.append(Problem("image-tag", where, "base " + msg))
+            user = entrypoint = None  # a new stage starts
+        elif c.cmd == "USER":
+            user = c.value[0]
+        elif c.cmd == "ENTRYPOINT":
+            entrypoint = c.value
+    where = f"{path.name} (final stage)"
+    if user is None or user.split(":")[0] in ("0", "root"):
+        out.append(Problem("dockerfile", where, "runs as root: add USER with a non-root uid"))
+    if not entrypoint:
+        out.append(Problem("dockerfile", where, "no ENTRYPOINT"))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 # Self-test
 
 
 def selftest(directory: Path, schemas: SchemaValidator) -> list[str]:
     failures = []
-    fixtures = sorted(directory.glob("*.yaml"))
+    fixtures = sorted([*directory.glob("*.yaml"), *directory.glob("*.Dockerfile")])
     if not fixtures:
         return [f"no fixtures in {directory}"]
     for f in fixtures:
@@ -402,7 +448,9 @@ def selftest(directory: Path, schemas: SchemaValidator) -> list[str]:
             failures.append(f"{f.name}: no '# expect:' line")
             continue
         expect.discard("none")
-        if "compose" in options:
+        if f.suffix == ".Dockerfile":
+            got = {p.code for p in dockerfile_problems(f)}
+        elif "compose" in options:
             got = {p.code for p in compose_problems(f)}
         else:
             got = {
@@ -436,6 +484,7 @@ def main() -> int:
         help="a render that must contain no Secret",
     )
     ap.add_argument("--compose", type=Path, action="append", default=[])
+    ap.add_argument("--dockerfile", type=Path, action="append", default=[])
     ap.add_argument("--selftest", type=Path, metavar="DIR")
     args = ap.parse_args()
 
@@ -445,7 +494,7 @@ def main() -> int:
 
     if args.selftest:
         failures = selftest(args.selftest, schemas)
-        n = len(list(args.selftest.glob("*.yaml")))
+        n = len([*args.selftest.glob("*.yaml"), *args.selftest.glob("*.Dockerfile")])
         if failures:
             failed = True
             print(f"deploy-check: self-test FAILED: the policy checks do not behave as the fixtures in {args.selftest} expect:")
@@ -480,6 +529,16 @@ def main() -> int:
                 print(f"  {p}")
         else:
             print(f"deploy-check: {path}: images pinned, dependencies and health checks consistent")
+
+    for path in args.dockerfile:
+        problems = dockerfile_problems(path)
+        if problems:
+            failed = True
+            print(f"deploy-check: {path}: {len(problems)} problem(s):")
+            for p in problems:
+                print(f"  {p}")
+        else:
+            print(f"deploy-check: {path}: parses; base images pinned; runs as non-root with an ENTRYPOINT")
 
     if os.environ.get("DEPLOY_CHECK_VERBOSE"):
         print(f"deploy-check: checks took {time.monotonic() - started:.2f}s")
