@@ -20,8 +20,8 @@ use crate::error::{LrsError, Result};
 pub(crate) enum Reach {
     /// Every statement.
     All,
-    /// Statements whose actor is this platform person.
-    Person(Uuid),
+    /// Statements whose actor is this platform person (with the person's agent key).
+    Person { person: Uuid, key: String },
     /// Statements stored under this authority (agent key): `statements/read/mine`.
     Authority(String),
 }
@@ -95,7 +95,10 @@ impl Caller {
         let (write, read) = match p.role {
             Role::Admin | Role::Service => (WriteRight::Any, Reach::All),
             Role::Manager | Role::Instructor => (WriteRight::OwnOnly(person), Reach::All),
-            Role::Learner | Role::Author => (WriteRight::OwnOnly(person), Reach::Person(person)),
+            Role::Learner | Role::Author => {
+                let key = lyceum_xapi::agent::key(&authority).unwrap_or_default();
+                (WriteRight::OwnOnly(person), Reach::Person { person, key })
+            }
         };
         Caller {
             authority,

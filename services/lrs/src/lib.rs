@@ -60,6 +60,21 @@ pub async fn open_store(platform: &Platform) -> Result<Store, LrsError> {
     Ok(store)
 }
 
+/// Creates an xAPI client (or replaces its secret and scopes), with an authority under the
+/// platform's public URL. Scopes: `statements/write`, `statements/read`,
+/// `statements/read/mine`, `all/read`, `all`.
+pub async fn register_client(
+    store: &Store,
+    public_url: &str,
+    key: &str,
+    secret: &str,
+    scopes: &[&str],
+) -> Result<(), LrsError> {
+    let identity = Identity::new(public_url);
+    let authority = clients::authority_for(key, identity.home_page());
+    clients::upsert(store, key, secret, scopes, &authority).await
+}
+
 /// Runs the LRS on `listener` until `shutdown`: the xAPI HTTP API (`/xapi/...`), gRPC and
 /// `/healthz`, `/readyz` on one port; the `lrs-submit` consumer and the outbox relay in the
 /// background. Creates or updates the configured bootstrap xAPI client first.

@@ -3,6 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use lyceum_auth::AuthError;
 use lyceum_store::{Store, Tx, on_tx};
 use lyceum_xapi::Invalid;
 use lyceum_xapi::validate;
@@ -156,8 +157,14 @@ pub(crate) async fn find(
     };
     match reach {
         Reach::All => {}
-        Reach::Person(p) => {
-            let n = param(&mut binds, Bind::Uuid(*p));
+        Reach::Person { person, key } => {
+            if filters.agent.as_ref().is_some_and(|a| a != key) {
+                return Err(AuthError::Forbidden(
+                    "agent: you may only read your own statements".into(),
+                )
+                .into());
+            }
+            let n = param(&mut binds, Bind::Uuid(*person));
             sql.push_str(&format!(" AND s.person_id = {n}"));
         }
         Reach::Authority(k) => {
@@ -269,7 +276,7 @@ pub(crate) async fn one(
         .filter(|r| r.voided == voided)
         .filter(|r| match reach {
             Reach::All => true,
-            Reach::Person(p) => r.person_id == Some(*p),
+            Reach::Person { person, .. } => r.person_id == Some(*person),
             Reach::Authority(k) => r.authority_key.as_deref() == Some(k.as_str()),
         })
         .ok_or(LrsError::NotFound(id))?;

@@ -1,0 +1,236 @@
+//! Who may do what: HTTP Basic clients and their scopes, platform tokens and their roles.
+
+use http::{Method, StatusCode};
+use lyceum_auth::Role;
+use lyceum_testkit::databases;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+fn ids(list: &Value) -> Vec<String> {
+    list["statements"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn missing_or_wrong_credentials_get_401_with_a_basic_challenge() {
+    for db in databases().await {
+        let app = spawn_app(&db, memory_bus()).await;
+        let body = mbox_statement("ada", 1);
+        for auth in [
+            String::new(),
+            basic(KEY, "wrong-secret"),
+            basic("nobody", SECRET),
+            "Basic !!!".to_string(),
+            "Bearer not-a-token".to_string(),
+            "Digest x".to_string(),
+        ] {
+            for (method, b) in [(Method::POST, Some(&body)), (Method::GET, None)] {
+                let r = app.xapi(method.clone(), "/xapi/statements", &auth, b).await;
+                assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} with {auth:?}");
+                let challenges: Vec<_> = r
+                    .headers
+                    .get_all("www-authenticate")
+                    .iter()
+                    .map(|v| v.to_str().unwrap().to_string())
+                    .collect();
+                assert_eq!(challenges[0], "Basic realm=\"xapi\"");
+                assert!(r.header("x-experience-api-version").is_some());
+                assert_eq!(r.header("content-type"), Some("application/problem+json"));
+            }
+        }
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn scopes_limit_what_a_client_may_do() {
+    for db in databases().await {
+        let app = spawn_app(&db, memory_bus()).await;
+        app.client("reader", "reader-secret", &["statements/read"])
+            .await;
+        app.client("writer", "writer-secret", &["statements/write"])
+            .await;
+        app.client(
+            "mine",
+            "mine-secret",
+            &["statements/write", "statements/read/mine"],
+        )
+        .await;
+        let reader = basic("reader", "reader-secret");
+        let writer = basic("writer", "writer-secret");
+        let mine = basic("mine", "mine-secret");
+
+        let r = app
+            .xapi(
+                Method::POST,
+                "/xapi/statements",
+                &reader,
+                Some(&mbox_statement("ada", 1)),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = app
+            .xapi(
+                Method::POST,
+                "/xapi/statements",
+                &writer,
+                Some(&mbox_statement("ada", 1)),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        let by_writer = r.json()[0].as_str().unwrap().to_string();
+        let r = app
+            .xapi(Method::GET, "/xapi/statements", &writer, None)
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert!(r.detail().contains("statements/read"), "{}", r.detail());
+
+        let r = app
+            .xapi(
+                Method::POST,
+                "/xapi/statements",
+                &mine,
+                Some(&mbox_statement("bob", 2)),
+            )
+            .await;
+        let by_mine = r.json()[0].as_str().unwrap().to_string();
+
+        // statements/read sees everything; statements/read/mine only what it stored.
+        let all = app
+            .xapi(Method::GET, "/xapi/statements", &reader, None)
+            .await;
+        assert_eq!(ids(&all.json()).len(), 2);
+        let own = app.xapi(Method::GET, "/xapi/statements", &mine, None).await;
+        assert_eq!(ids(&own.json()), vec![by_mine.clone()]);
+        let r = app
+            .xapi(
+                Method::GET,
+                &format!("/xapi/statements?statementId={by_writer}"),
+                &mine,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn learners_record_and_read_only_their_own_statements() {
+    for db in databases().await {
+        let app = spawn_app(&db, memory_bus()).await;
+        let ada = Uuid::now_v7();
+        let bob = Uuid::now_v7();
+        let ada_auth = app.bearer(ada, Role::Learner);
+
+        // Ada records her own statement; one about Bob is refused.
+        let r = app
+            .xapi(
+                Method::POST,
+                "/xapi/statements",
+                &ada_auth,
+                Some(&statement(person_agent(ada), 1)),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let adas = r.json()[0].as_str().unwrap().to_string();
+        let r = app
+            .xapi(
+                Method::POST,
+                "/xapi/statements",
+                &ada_auth,
+                Some(&statement(person_agent(bob), 2)),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert!(r.detail().starts_with("actor:"), "{}", r.detail());
+
+        // Statements about Bob, stored by the platform.
+        let bobs = app.post(&statement(person_agent(bob), 3)).await.json()[0]
+            .as_str()
+            .unwrap()
+            .to_string();
+
+        // Ada sees only hers, and may not ask for Bob's.
+        let list = app
+            .xapi(Method::GET, "/xapi/statements", &ada_auth, None)
+            .await;
+        assert_eq!(list.status, StatusCode::OK);
+        assert_eq!(ids(&list.json()), vec![adas.clone()]);
+        let r = app
+            .xapi(
+                Method::GET,
+                &format!(
+                    "/xapi/statements?agent={}",
+                    encode(&person_agent(bob).to_string())
+                ),
+                &ada_auth,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = app
+            .xapi(
+                Method::GET,
+                &format!("/xapi/statements?statementId={bobs}"),
+                &ada_auth,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        let r = app
+            .xapi(
+                Method::GET,
+                &format!(
+                    "/xapi/statements?agent={}",
+                    encode(&person_agent(ada).to_string())
+                ),
+                &ada_auth,
+                None,
+            )
+            .await;
+        assert_eq!(ids(&r.json()), vec![adas.clone()]);
+
+        // Instructors and administrators read everything; so do internal services.
+        for auth in [
+            app.bearer(Uuid::now_v7(), Role::Instructor),
+            app.bearer(Uuid::now_v7(), Role::Admin),
+            app.service_bearer(),
+        ] {
+            let r = app.xapi(Method::GET, "/xapi/statements", &auth, None).await;
+            assert_eq!(r.status, StatusCode::OK);
+            assert_eq!(ids(&r.json()).len(), 2);
+        }
+
+        // The authority of Ada's statement is Ada.
+        let s = app
+            .get(&format!("/xapi/statements?statementId={adas}"))
+            .await
+            .json();
+        assert_eq!(s["authority"]["account"]["name"], json!(ada.to_string()));
+
+        // An expired or foreign token is a 401.
+        let foreign = lyceum_auth::TokenSigner::new(
+            &lyceum_auth::keys::generate(),
+            "lyceum",
+            std::time::Duration::from_secs(60),
+        )
+        .person_token(ada, Role::Learner, "a@b.c", "A");
+        let r = app
+            .xapi(
+                Method::GET,
+                "/xapi/statements",
+                &format!("Bearer {foreign}"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        app.stop().await;
+    }
+}
