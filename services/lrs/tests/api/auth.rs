@@ -234,3 +234,33 @@ async fn learners_record_and_read_only_their_own_statements() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn registering_a_client_again_replaces_its_secret_and_scopes() {
+    for db in databases().await {
+        let app = spawn_app(&db, memory_bus()).await;
+        app.client("rotating", "old-secret", &["statements/read"])
+            .await;
+        let old = basic("rotating", "old-secret");
+        let r = app.xapi(Method::GET, "/xapi/statements", &old, None).await;
+        assert_eq!(r.status, StatusCode::OK);
+
+        app.client("rotating", "new-secret", &["statements/write"])
+            .await;
+        let r = app.xapi(Method::GET, "/xapi/statements", &old, None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        let new = basic("rotating", "new-secret");
+        let r = app.xapi(Method::GET, "/xapi/statements", &new, None).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = app
+            .xapi(
+                Method::POST,
+                "/xapi/statements",
+                &new,
+                Some(&mbox_statement("ada", 1)),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        app.stop().await;
+    }
+}
