@@ -106,7 +106,7 @@ pub async fn run(
         store.clone(),
         platform.bus.clone(),
         ConsumerSpec::new(submit::DURABLE, subjects::XAPI_SUBMIT),
-        submit::SubmitHandler::new(identity, outbox.clone()),
+        submit::SubmitHandler::new(identity),
     );
     workers.consumer(|stop| inbox.run(stop));
     workers.relay(|stop| outbox.clone().run_relay(stop));

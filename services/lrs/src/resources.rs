@@ -22,8 +22,9 @@ use crate::error::{LrsError, Result};
 use crate::query::{self, Filters};
 use crate::statements::{self, default_version};
 
-/// The version header.
-pub(crate) const VERSION_HEADER: &str = "x-experience-api-version";
+/// The version header (lower case, as HTTP/2 carries it), and as messages name it.
+const VERSION_HEADER: &str = "x-experience-api-version";
+const VERSION_HEADER_NAME: &str = "X-Experience-API-Version";
 const CONSISTENT_THROUGH: &str = "x-experience-api-consistent-through";
 /// Versions this LRS speaks, for About.
 const VERSIONS: [&str; 5] = ["1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0"];
@@ -81,8 +82,6 @@ async fn xapi_headers(req: Request, next: Next) -> Response {
     }
     resp
 }
-
-const VERSION_HEADER_NAME: &str = "X-Experience-API-Version";
 
 async fn about() -> Response {
     axum::Json(json!({"version": VERSIONS, "extensions": {}})).into_response()

@@ -3,7 +3,7 @@
 //! absorbed by the inbox, resent statements by statement idempotency; a different statement
 //! under a known id is refused for good.
 
-use lyceum_bus::{EventHandler, HandlerError, Outbox};
+use lyceum_bus::{EventHandler, HandlerError};
 use lyceum_proto::events::v1::Envelope;
 use lyceum_store::Tx;
 use lyceum_xapi::Statement;
@@ -17,19 +17,18 @@ use crate::statements;
 /// Durable consumer name.
 pub(crate) const DURABLE: &str = "lrs-submit";
 
-/// Stores submitted statements.
+/// Stores submitted statements. Their `statement.stored` events reach the bus on the outbox
+/// relay's next poll: the inbox commits only after the handler returns.
 pub(crate) struct SubmitHandler {
     identity: Identity,
     authority: Value,
-    outbox: Outbox,
 }
 
 impl SubmitHandler {
-    pub fn new(identity: Identity, outbox: Outbox) -> Self {
+    pub fn new(identity: Identity) -> Self {
         Self {
             authority: platform_authority(&identity),
             identity,
-            outbox,
         }
     }
 }
@@ -44,8 +43,6 @@ impl EventHandler for SubmitHandler {
         match statements::record(tx, &self.identity, batch, &self.authority, "1.0.0").await {
             Ok(r) => {
                 if r.stored > 0 {
-                    // The relay polls as well; this only shortens the wait after the commit.
-                    self.outbox.notify();
                     tracing::debug!(statement = %r.ids[0], source = %event.source, "submitted statement stored");
                 }
                 Ok(())
