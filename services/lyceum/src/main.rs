@@ -1,1 +1,188 @@
-fn main() {}
+//! `lyceum`: serve the platform (all services or one), apply migrations, make keys.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use lyceum::{AllListeners, Target};
+use lyceum_config::{Config, Value};
+
+/// Lyceum: an open-source corporate learning platform (LMS, LXP, LRS and API gateway).
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// TOML settings file (also LYCEUM_CONFIG); environment variables override it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run services until Ctrl-C or SIGTERM.
+    Serve {
+        /// Which service to run; `all` runs every service in this process (embedded mode).
+        #[arg(long, value_enum, default_value = "all")]
+        target: Target,
+        /// Create demo people and courses (and a demo administrator and xAPI client when none
+        /// is configured), and print how to sign in.
+        #[arg(long)]
+        demo: bool,
+        /// Directory for SQLite files and generated keys.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Apply a service's database migrations and exit.
+    Migrate {
+        /// lms, lxp or lrs.
+        #[arg(long, value_enum)]
+        target: Target,
+    },
+    /// Key management.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Write a new Ed25519 token-signing key pair (jwt-private.pem, jwt-public.pem) to a directory.
+    Generate {
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+const DEMO_ADMIN: (&str, &str) = ("admin@demo.lyceum.dev", "lyceum-admin");
+const DEMO_XAPI_CLIENT: &str = "demo-client:demo-secret";
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve {
+                target,
+                demo,
+                data_dir,
+            } => {
+                let mut overrides: Vec<(&str, Value)> = Vec::new();
+                if demo {
+                    overrides.push(("demo", Value::from(true)));
+                }
+                if let Some(dir) = &data_dir {
+                    overrides.push(("data_dir", Value::from(dir.display().to_string())));
+                }
+                let mut config = Config::load(cli.config.as_deref(), &overrides)?;
+                if config.demo {
+                    if config.admin.email.is_none() {
+                        config.admin.email = Some(DEMO_ADMIN.0.into());
+                        config.admin.password = Some(DEMO_ADMIN.1.into());
+                    }
+                    if config.lrs.bootstrap_client.is_none() {
+                        config.lrs.bootstrap_client = Some(DEMO_XAPI_CLIENT.into());
+                    }
+                }
+                serve(target, config).await
+            }
+            Command::Migrate { target } => {
+                let config = Config::load(cli.config.as_deref(), &[])?;
+                let _telemetry = lyceum_telemetry::init(target.name(), &config.log);
+                lyceum::migrate(target, config).await?;
+                tracing::info!(target = target.name(), "migrations applied");
+                Ok(())
+            }
+            Command::Keys {
+                command: KeysCommand::Generate { out },
+            } => {
+                let pair = lyceum_auth::keys::generate();
+                std::fs::create_dir_all(&out)
+                    .with_context(|| format!("cannot create {}", out.display()))?;
+                let private = out.join("jwt-private.pem");
+                std::fs::write(&private, lyceum_auth::keys::private_pem(&pair))
+                    .with_context(|| format!("cannot write {}", private.display()))?;
+                let public = out.join("jwt-public.pem");
+                std::fs::write(&public, lyceum_auth::keys::public_pem(&pair.public))
+                    .with_context(|| format!("cannot write {}", public.display()))?;
+                println!("wrote {} and {}", private.display(), public.display());
+                Ok(())
+            }
+        }
+    })
+}
+
+async fn serve(target: Target, config: Config) -> anyhow::Result<()> {
+    let mut telemetry = lyceum_telemetry::init(target.name(), &config.log);
+    let result = if target == Target::All {
+        let listeners = AllListeners::bind(&config).await?;
+        let gateway = listeners.gateway.local_addr()?;
+        let lrs = listeners.lrs.local_addr()?;
+        print_banner(&config, gateway, lrs);
+        lyceum::run_all(config, listeners, lyceum_server::shutdown_signal()).await
+    } else {
+        let listener = lyceum::bind(lyceum::addr_of(target, &config)).await?;
+        lyceum::run_target(target, config, listener, lyceum_server::shutdown_signal()).await
+    };
+    telemetry.shutdown();
+    result
+}
+
+fn print_banner(config: &Config, gateway: std::net::SocketAddr, lrs: std::net::SocketAddr) {
+    let base = format!("http://{gateway}");
+    let mut lines = Vec::new();
+    lines.push(String::new());
+    lines.push(format!(
+        "  Lyceum is starting (embedded mode: SQLite in {}, in-process bus)",
+        config.data_dir.display()
+    ));
+    lines.push(format!("  Gateway (REST API):  {base}/api/v1"));
+    lines.push(format!(
+        "  xAPI (LRS):          {base}/xapi   (LRS itself on http://{lrs}/xapi)"
+    ));
+    lines.push(format!(
+        "  Health:              {base}/healthz  {base}/readyz"
+    ));
+    if let (Some(email), Some(password)) = (&config.admin.email, &config.admin.password) {
+        if config.demo && email == DEMO_ADMIN.0 {
+            lines.push(format!("  Administrator:       {email} / {password}"));
+        } else {
+            lines.push(format!(
+                "  Administrator:       {email} (password from LYCEUM_ADMIN_PASSWORD)"
+            ));
+        }
+    }
+    if config.demo {
+        lines.push("  Demo people (password lyceum-demo):".to_string());
+        for p in lyceum_lms::seed::DEMO_PEOPLE {
+            lines.push(format!(
+                "    {:<28} {:<22} {} ({})",
+                p.email, p.name, p.role, p.department
+            ));
+        }
+        if config.lrs.bootstrap_client.as_deref() == Some(DEMO_XAPI_CLIENT) {
+            lines.push("  xAPI client (HTTP Basic): demo-client / demo-secret".to_string());
+        }
+        lines.push(String::new());
+        lines.push("  Try:".to_string());
+        lines.push(format!(
+            "    curl -s -X POST {base}/api/v1/auth/token -H 'content-type: application/json' \\"
+        ));
+        lines.push(format!(
+            "         -d '{{\"email\":\"ada@demo.lyceum.dev\",\"password\":\"lyceum-demo\"}}'"
+        ));
+        lines.push(format!(
+            "    curl -s {base}/api/v1/me/feed -H \"authorization: Bearer $TOKEN\""
+        ));
+    }
+    lines.push("  Ctrl-C stops it gracefully.".to_string());
+    lines.push(String::new());
+    // A closed stdout (a pipe whose reader went away) must not stop the platform.
+    let _ = writeln!(std::io::stdout().lock(), "{}", lines.join("\n"));
+}
