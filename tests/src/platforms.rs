@@ -33,14 +33,20 @@ fn credentials() -> Credentials {
 }
 
 fn base_config(data_dir: &Path) -> Config {
-    let mut c = Config::default();
-    c.data_dir = data_dir.to_path_buf();
-    c.public_url = PUBLIC_URL.into();
-    c.admin.email = Some(ADMIN_EMAIL.into());
-    c.admin.password = Some(ADMIN_PASSWORD.into());
-    c.lrs.bootstrap_client = Some(XAPI_CLIENT.into());
-    c.shutdown_grace_secs = 5;
-    c
+    Config {
+        data_dir: data_dir.to_path_buf(),
+        public_url: PUBLIC_URL.into(),
+        shutdown_grace_secs: 5,
+        admin: lyceum_config::AdminConfig {
+            email: Some(ADMIN_EMAIL.into()),
+            password: Some(ADMIN_PASSWORD.into()),
+        },
+        lrs: lyceum_config::LrsConfig {
+            bootstrap_client: Some(XAPI_CLIENT.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
 }
 
 async fn wait_ready(http: &Http) -> anyhow::Result<()> {

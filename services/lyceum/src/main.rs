@@ -174,9 +174,9 @@ fn print_banner(config: &Config, gateway: std::net::SocketAddr, lrs: std::net::S
         lines.push(format!(
             "    curl -s -X POST {base}/api/v1/auth/token -H 'content-type: application/json' \\"
         ));
-        lines.push(format!(
-            "         -d '{{\"email\":\"ada@demo.lyceum.dev\",\"password\":\"lyceum-demo\"}}'"
-        ));
+        lines.push(
+            r#"         -d '{"email":"ada@demo.lyceum.dev","password":"lyceum-demo"}'"#.to_string(),
+        );
         lines.push(format!(
             "    curl -s {base}/api/v1/me/feed -H \"authorization: Bearer $TOKEN\""
         ));

@@ -31,13 +31,20 @@ pub struct TestApp {
 /// Starts the LMS on a free port with a fresh database.
 pub async fn spawn_app(db: &TestDatabase) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.data_dir = dir.path().to_path_buf();
-    config.public_url = "http://lyceum.test".into();
-    config.lms.database_url = Some(db.url().to_string());
-    config.admin.email = Some(ADMIN_EMAIL.into());
-    config.admin.password = Some(ADMIN_PASSWORD.into());
-    config.shutdown_grace_secs = 2;
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        public_url: "http://lyceum.test".into(),
+        shutdown_grace_secs: 2,
+        lms: lyceum_config::ServiceConfig {
+            database_url: Some(db.url().to_string()),
+            ..Default::default()
+        },
+        admin: lyceum_config::AdminConfig {
+            email: Some(ADMIN_EMAIL.into()),
+            password: Some(ADMIN_PASSWORD.into()),
+        },
+        ..Default::default()
+    };
     let platform = Platform::with_bus(config, EventBus::Memory(MemoryBus::new())).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

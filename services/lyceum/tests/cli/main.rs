@@ -265,9 +265,16 @@ async fn four_processes_on_postgres_and_nats_run_the_journey() {
     );
 }
 
+/// Arguments, environment, and what the error must mention.
+type Case = (
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
+
 #[test]
 fn bad_settings_stop_the_start_with_a_message_naming_them() {
-    let cases: [(&[&str], &[(&str, &str)], &str); 3] = [
+    let cases: [Case; 3] = [
         (&["serve", "--target", "lms"], &[], "LYCEUM_NATS_URL"),
         (
             &["serve"],
