@@ -74,6 +74,8 @@ pub struct Inbox<H> {
     spec: ConsumerSpec,
     handler: Arc<H>,
     settings: InboxSettings,
+    /// The service's outbox, woken after each commit when handlers write events.
+    outbox: Option<crate::Outbox>,
 }
 
 impl<H> Clone for Inbox<H> {
@@ -84,6 +86,7 @@ impl<H> Clone for Inbox<H> {
             spec: self.spec.clone(),
             handler: self.handler.clone(),
             settings: self.settings.clone(),
+            outbox: self.outbox.clone(),
         }
     }
 }
@@ -100,7 +103,15 @@ impl<H: EventHandler> Inbox<H> {
             spec,
             handler: Arc::new(handler),
             settings: InboxSettings::default(),
+            outbox: None,
         }
+    }
+
+    /// Wakes `outbox`'s relay after every commit: for handlers that write events, so those
+    /// go out at once instead of at the relay's next poll.
+    pub fn waking(mut self, outbox: crate::Outbox) -> Self {
+        self.outbox = Some(outbox);
+        self
     }
 
     /// Replaces the tuning.
@@ -134,6 +145,9 @@ impl<H: EventHandler> Inbox<H> {
             .await?;
         }
         tx.commit().await?;
+        if let Some(outbox) = &self.outbox {
+            outbox.notify();
+        }
         Ok(())
     }
 

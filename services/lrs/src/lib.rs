@@ -107,7 +107,8 @@ pub async fn run(
         platform.bus.clone(),
         ConsumerSpec::new(submit::DURABLE, subjects::XAPI_SUBMIT),
         submit::SubmitHandler::new(identity),
-    );
+    )
+    .waking(outbox.clone());
     workers.consumer(|stop| inbox.run(stop));
     workers.relay(|stop| outbox.clone().run_relay(stop));
 
