@@ -72,8 +72,22 @@ pub struct Embedded {
 impl Embedded {
     /// Starts every service on free loopback ports with SQLite files in a temp dir.
     pub async fn start() -> anyhow::Result<Embedded> {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Like [`Embedded::start`], with settings adjusted by `adjust`.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> anyhow::Result<Embedded> {
         let dir = tempfile::tempdir()?;
-        let config = base_config(dir.path());
+        Self::start_in(dir, adjust).await
+    }
+
+    /// Starts on an existing data directory (a restart keeps the SQLite files and the key).
+    pub async fn start_in(
+        dir: tempfile::TempDir,
+        adjust: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Embedded> {
+        let mut config = base_config(dir.path());
+        adjust(&mut config);
         let listeners = AllListeners::ephemeral().await?;
         let gateway = listeners.gateway.local_addr()?;
         let stop = CancellationToken::new();
@@ -95,8 +109,14 @@ impl Embedded {
 
     /// Stops gracefully and reports how it ended.
     pub async fn stop(self) -> anyhow::Result<()> {
+        self.stop_keeping_data().await.map(|_| ())
+    }
+
+    /// Stops gracefully and hands back the data directory, for a restart.
+    pub async fn stop_keeping_data(self) -> anyhow::Result<tempfile::TempDir> {
         self.stop.cancel();
-        self.task.await.context("platform task")?
+        self.task.await.context("platform task")??;
+        Ok(self.dir)
     }
 }
 

@@ -335,6 +335,68 @@ fn json_rejection(r: JsonRejection) -> ApiError {
     }
 }
 
+/// A query-string extractor whose rejections are problem+json naming the parameter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for Query<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(r) => {
+                let text = r.body_text();
+                let detail = text
+                    .split_once("query string: ")
+                    .map_or(text.as_str(), |(_, d)| d)
+                    .to_string();
+                let field = detail
+                    .split_once(": ")
+                    .map(|(f, _)| f.to_string())
+                    .filter(|f| !f.contains(' '));
+                Err(ApiError {
+                    kind: ErrorKind::InvalidArgument,
+                    message: format!("query: {detail}"),
+                    field,
+                })
+            }
+        }
+    }
+}
+
+/// A path-parameter extractor whose rejections are problem+json.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for Path<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(r) => Err(ApiError::new(
+                ErrorKind::InvalidArgument,
+                format!("path: {}", r.body_text()),
+            )),
+        }
+    }
+}
+
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()

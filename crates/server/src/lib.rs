@@ -13,7 +13,7 @@ mod serve;
 pub mod validate;
 mod workers;
 
-pub use error::{ApiError, ErrorKind, Json};
+pub use error::{ApiError, ErrorKind, Json, Path, Query};
 pub use grpc::{authorized, channel, grpc_router};
 pub use health::{Check, health_router};
 pub use http_layers::with_common_layers;

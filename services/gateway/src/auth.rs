@@ -12,13 +12,14 @@ use crate::Gateway;
 use crate::dto::Person;
 use crate::error::Result;
 
-/// The caller's bearer token, as sent.
-pub(crate) struct Caller(pub String);
+/// The caller: the bearer token as sent (forwarded to the services, which check it again and
+/// authorise), verified here first so bad credentials are refused before anything else.
+pub(crate) struct Caller(pub String, pub lyceum_auth::Principal);
 
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
+impl FromRequestParts<Gateway> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, gw: &Gateway) -> Result<Self, Self::Rejection> {
         let value = parts
             .headers
             .get(http::header::AUTHORIZATION)
@@ -30,7 +31,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             ));
         };
         let token = lyceum_auth::bearer(value)?;
-        Ok(Caller(token.to_string()))
+        let principal = gw.verifier.verify(token)?;
+        Ok(Caller(token.to_string(), principal))
     }
 }
 

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use lyceum_proto::lxp::v1 as lxp;
-use lyceum_server::{Json, authorized};
+use lyceum_server::{Json, Path, Query, authorized};
 use serde::{Deserialize, Serialize};
 
 use crate::Gateway;

@@ -1,9 +1,9 @@
 //! `/api/v1/courses`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use lyceum_proto::lms::v1 as lms;
-use lyceum_server::{Json, authorized};
+use lyceum_server::{Json, Path, Query, authorized};
 use serde::{Deserialize, Serialize};
 
 use crate::Gateway;

@@ -1,9 +1,9 @@
 //! Enrolments and progress: `/api/v1/courses/{id}/enrollments`, `/api/v1/enrollments/...`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use lyceum_proto::lms::v1 as lms;
-use lyceum_server::{Json, authorized};
+use lyceum_server::{Json, Path, Query, authorized};
 use serde::{Deserialize, Serialize};
 
 use crate::Gateway;

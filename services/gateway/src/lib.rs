@@ -31,6 +31,7 @@ pub(crate) struct Gateway {
 pub(crate) struct Inner {
     pub upstream: upstream::Upstreams,
     pub signer: lyceum_auth::TokenSigner,
+    pub verifier: lyceum_auth::TokenVerifier,
 }
 
 impl std::ops::Deref for Gateway {
@@ -82,7 +83,11 @@ pub async fn run(
     let upstream = upstream::Upstreams::connect(&platform.config.gateway)?;
     let health = lyceum_server::health_router(upstream.checks());
     let gw = Gateway {
-        inner: Arc::new(Inner { upstream, signer }),
+        inner: Arc::new(Inner {
+            upstream,
+            signer,
+            verifier: platform.verifier.clone(),
+        }),
     };
     let router =
         lyceum_server::with_common_layers(routes(gw).merge(health), platform.config.max_body_bytes);

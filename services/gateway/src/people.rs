@@ -1,10 +1,10 @@
 //! `/api/v1/people` and `/api/v1/me`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use lyceum_proto::lms::v1 as lms;
-use lyceum_server::{ApiError, Json, authorized};
+use lyceum_server::{ApiError, Json, Path, Query, authorized};
 use serde::{Deserialize, Serialize};
 
 use crate::Gateway;
@@ -100,25 +100,8 @@ pub(crate) async fn get(
 }
 
 pub(crate) async fn me(State(gw): State<Gateway>, caller: Caller) -> Result<Json<Person>> {
-    // The token names the person; the LMS checks it again.
-    let principal_id = subject_of(&caller.0)?;
-    get(State(gw), caller, Path(principal_id)).await
-}
-
-/// The `sub` of a token, read without verifying (the LMS verifies it on the call that follows).
-fn subject_of(token: &str) -> Result<String> {
-    use base64::Engine;
-    let payload = token
-        .split('.')
-        .nth(1)
-        .and_then(|p| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(p)
-                .ok()
-        })
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v.get("sub").and_then(|s| s.as_str()).map(str::to_string));
-    payload.ok_or_else(|| lyceum_auth::AuthError::Invalid("malformed token".into()).into())
+    let id = caller.1.person()?.to_string();
+    get(State(gw), caller, Path(id)).await
 }
 
 pub(crate) async fn list(
