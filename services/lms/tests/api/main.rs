@@ -2,5 +2,6 @@
 
 mod courses;
 mod enrollments;
+mod health;
 mod helpers;
 mod people;
