@@ -81,6 +81,16 @@ const OTEL_FILTER: &str = "info,h2=off,hyper=off,hyper_util=off,tonic=off,tower=
 /// Installs the global subscriber: logs, plus OTLP export when `OTEL_EXPORTER_OTLP_ENDPOINT` is
 /// set. Calling it again (as tests do) keeps the first subscriber.
 pub fn init(service_name: &str, settings: &LogSettings) -> TelemetryGuard {
+    init_with_endpoint(service_name, settings, otlp_endpoint())
+}
+
+/// Like [`init`], exporting to `endpoint` (an OTLP/gRPC URL) when given, whatever the
+/// environment says.
+pub fn init_with_endpoint(
+    service_name: &str,
+    settings: &LogSettings,
+    endpoint: Option<String>,
+) -> TelemetryGuard {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let filter = EnvFilter::try_new(&settings.filter).unwrap_or_else(|e| {
         eprintln!(
@@ -98,7 +108,7 @@ pub fn init(service_name: &str, settings: &LogSettings) -> TelemetryGuard {
         LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
     };
 
-    let provider = otlp_endpoint().and_then(|endpoint| match build_provider(service_name) {
+    let provider = endpoint.and_then(|endpoint| match build_provider(service_name, &endpoint) {
         Ok(p) => Some(p),
         Err(e) => {
             eprintln!("OTLP export to {endpoint} disabled: {e}");
@@ -121,10 +131,12 @@ pub fn init(service_name: &str, settings: &LogSettings) -> TelemetryGuard {
     TelemetryGuard { provider }
 }
 
-/// Builds a tracer provider that exports to `OTEL_EXPORTER_OTLP_ENDPOINT` over gRPC.
-pub fn build_provider(service_name: &str) -> Result<SdkTracerProvider, String> {
+/// Builds a tracer provider that exports to `endpoint` over OTLP/gRPC.
+pub fn build_provider(service_name: &str, endpoint: &str) -> Result<SdkTracerProvider, String> {
+    use opentelemetry_otlp::WithExportConfig;
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
+        .with_endpoint(endpoint)
         .build()
         .map_err(|e| e.to_string())?;
     let service_name = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service_name.into());
