@@ -120,10 +120,25 @@ impl Embedded {
     }
 }
 
+/// Where each service of the microservices platform listens.
+#[derive(Debug, Clone, Copy)]
+pub struct Addrs {
+    /// The LMS.
+    pub lms: SocketAddr,
+    /// The LXP.
+    pub lxp: SocketAddr,
+    /// The LRS.
+    pub lrs: SocketAddr,
+    /// The gateway.
+    pub gateway: SocketAddr,
+}
+
 /// The microservices platform: four services, three PostgreSQL databases, one NATS server.
 pub struct Microservices {
     /// Client of the gateway.
     pub http: Http,
+    /// Each service's address.
+    pub addrs: Addrs,
     /// How to sign in.
     pub creds: Credentials,
     /// The NATS server (tests may stop and restart it).
@@ -170,7 +185,12 @@ impl Microservices {
         base.gateway.lms_url = format!("http://{}", lms.local_addr()?);
         base.gateway.lxp_url = format!("http://{}", lxp.local_addr()?);
         base.gateway.lrs_url = format!("http://{}", lrs.local_addr()?);
-        let gateway_addr = gw.local_addr()?;
+        let addrs = Addrs {
+            lms: lms.local_addr()?,
+            lxp: lxp.local_addr()?,
+            lrs: lrs.local_addr()?,
+            gateway: gw.local_addr()?,
+        };
 
         let mut services = Vec::new();
         let mut start = |name: &'static str, target: lyceum::Target, config: Config, listener| {
@@ -196,10 +216,11 @@ impl Microservices {
         c.jwt.private_key_file = Some(private);
         start("gateway", lyceum::Target::Gateway, c, gw);
 
-        let http = Http::new(format!("http://{gateway_addr}"));
+        let http = Http::new(format!("http://{}", addrs.gateway));
         wait_ready(&http).await?;
         Ok(Some(Microservices {
             http,
+            addrs,
             creds: credentials(),
             nats,
             services,

@@ -128,6 +128,15 @@ impl EventBus {
         }
     }
 
+    /// Events a durable consumer has not yet acknowledged (pending plus in flight); `None` when
+    /// the bus cannot tell now (NATS unreachable, consumer not bound yet).
+    pub async fn consumer_lag(&self, durable: &str) -> Option<u64> {
+        match self {
+            EventBus::Nats(b) => b.consumer_lag(durable).await,
+            EventBus::Memory(b) => b.consumer_lag(durable),
+        }
+    }
+
     /// `nats` or `memory`.
     pub fn kind(&self) -> &'static str {
         match self {

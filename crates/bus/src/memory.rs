@@ -141,24 +141,31 @@ impl MemoryBus {
         }
     }
 
-    /// Events retained and events not yet acknowledged by every consumer (for tests and metrics).
+    /// Events not yet acknowledged, summed over every consumer (for shutdown and tests).
     pub fn backlog(&self) -> usize {
         let st = self.shared.lock();
-        st.consumers
-            .values()
-            .map(|c| {
-                c.in_flight.len()
-                    + c.redeliver.len()
-                    + st.log
-                        .iter()
-                        .filter(|e| e.seq >= c.cursor && subject::matches(&c.filter, &e.subject))
-                        .count()
-            })
-            .sum()
+        st.consumers.values().map(|c| st.lag(c)).sum()
+    }
+
+    /// Events one consumer has not yet acknowledged.
+    pub(crate) fn consumer_lag(&self, durable: &str) -> Option<u64> {
+        let st = self.shared.lock();
+        st.consumers.get(durable).map(|c| st.lag(c) as u64)
     }
 }
 
 impl State {
+    fn lag(&self, c: &ConsumerState) -> usize {
+        let unread = self
+            .log
+            .iter()
+            .rev()
+            .take_while(|e| e.seq >= c.cursor)
+            .filter(|e| subject::matches(&c.filter, &e.subject))
+            .count();
+        c.in_flight.len() + c.redeliver.len() + unread
+    }
+
     fn trim(&mut self, now: Instant) {
         let watermark = self
             .consumers

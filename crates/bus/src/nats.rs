@@ -168,6 +168,12 @@ impl NatsBus {
         })
     }
 
+    pub(crate) async fn consumer_lag(&self, durable: &str) -> Option<u64> {
+        let stream = self.stream().await.ok()?;
+        let info = stream.consumer_info(durable).await.ok()?;
+        Some(info.num_pending + info.num_ack_pending as u64)
+    }
+
     pub(crate) async fn is_ready(&self) -> bool {
         self.client.connection_state() == async_nats::connection::State::Connected
     }

@@ -7,13 +7,18 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
-use crate::{ApiError, ErrorKind};
+use crate::{ApiError, ErrorKind, Metrics};
 
-/// Adds the common layers to a service's complete router.
-pub fn with_common_layers(router: Router, max_body_bytes: usize) -> Router {
+/// Adds the common layers and `GET /metrics` to a service's complete router.
+pub fn with_common_layers(router: Router, metrics: &Metrics, max_body_bytes: usize) -> Router {
+    let recorder = metrics.clone();
     router
+        .merge(metrics.router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn(move |req, next| {
+            recorder.clone().record(req, next)
+        }))
         .layer(middleware::from_fn(trace_request))
 }
 

@@ -89,8 +89,11 @@ pub async fn run(
             verifier: platform.verifier.clone(),
         }),
     };
-    let router =
-        lyceum_server::with_common_layers(routes(gw).merge(health), platform.config.max_body_bytes);
+    let router = lyceum_server::with_common_layers(
+        routes(gw).merge(health),
+        &lyceum_server::Metrics::new(),
+        platform.config.max_body_bytes,
+    );
     tracing::info!(addr = %listener.local_addr()?, "gateway listening");
     lyceum_server::serve(listener, router, shutdown, platform.grace()).await?;
     tracing::info!("gateway stopped");

@@ -99,7 +99,11 @@ pub async fn run(
         ("database", Platform::store_check(&store)),
         ("bus", platform.bus_check()),
     ]));
-    let router = lyceum_server::with_common_layers(router, platform.config.max_body_bytes);
+    let metrics = lyceum_server::Metrics::new();
+    metrics.watch_store(&store);
+    metrics.watch_outbox(&outbox);
+    let router =
+        lyceum_server::with_common_layers(router, &metrics, platform.config.max_body_bytes);
 
     tracing::info!(addr = %listener.local_addr()?, "lms listening");
     lyceum_server::serve(listener, router, shutdown, platform.grace()).await?;

@@ -123,7 +123,12 @@ pub async fn run(
             ("bus", platform.bus_check()),
         ]))
         .merge(resources::router(app));
-    let router = lyceum_server::with_common_layers(router, platform.config.max_body_bytes);
+    let metrics = lyceum_server::Metrics::new();
+    metrics.watch_store(&store);
+    metrics.watch_outbox(&outbox);
+    metrics.watch_consumer(&platform.bus, submit::DURABLE);
+    let router =
+        lyceum_server::with_common_layers(router, &metrics, platform.config.max_body_bytes);
 
     tracing::info!(addr = %listener.local_addr()?, "lrs listening");
     lyceum_server::serve(listener, router, shutdown, platform.grace()).await?;
