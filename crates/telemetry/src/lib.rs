@@ -5,6 +5,7 @@
 //! - W3C `traceparent`/`tracestate` cross HTTP headers, gRPC metadata and NATS headers through
 //!   [`inject_current`] / [`set_parent_from`], so one user action is one trace.
 
+mod json;
 mod propagation;
 
 use opentelemetry::trace::TracerProvider as _;
@@ -100,35 +101,33 @@ pub fn init_with_endpoint(
         EnvFilter::new("info")
     });
     let fmt = match settings.format {
-        LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .boxed(),
+        LogFormat::Json => json::JsonLayer::new(std::io::stderr).boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
     };
 
-    let provider = endpoint.and_then(|endpoint| match build_provider(service_name, &endpoint) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            eprintln!("OTLP export to {endpoint} disabled: {e}");
-            None
-        }
-    });
-    let otel = provider.as_ref().map(|p| {
-        tracing_opentelemetry::layer()
-            .with_tracer(p.tracer("lyceum"))
-            .with_filter(EnvFilter::new(OTEL_FILTER))
-    });
+    // Spans always get trace ids, exported or not: the context still crosses every service
+    // (so a downstream service that exports keeps the trace whole) and logs carry the ids.
+    let provider = endpoint
+        .and_then(|endpoint| match build_provider(service_name, &endpoint) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("OTLP export to {endpoint} disabled: {e}");
+                None
+            }
+        })
+        .unwrap_or_else(|| SdkTracerProvider::builder().build());
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("lyceum"))
+        .with_filter(EnvFilter::new(OTEL_FILTER));
     let registry = tracing_subscriber::registry()
         .with(otel)
         .with(fmt.with_filter(filter));
-    if registry.try_init().is_ok()
-        && let Some(p) = &provider
-    {
-        opentelemetry::global::set_tracer_provider(p.clone());
+    if registry.try_init().is_ok() {
+        opentelemetry::global::set_tracer_provider(provider.clone());
     }
-    TelemetryGuard { provider }
+    TelemetryGuard {
+        provider: Some(provider),
+    }
 }
 
 /// Builds a tracer provider that exports to `endpoint` over OTLP/gRPC.
