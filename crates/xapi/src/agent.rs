@@ -32,15 +32,31 @@ pub fn key(agent: &Value) -> Option<String> {
 
 /// Reads the `agent` query parameter (an Agent or identified Group, JSON) and returns its key.
 pub fn filter_key(json: &str) -> Result<String, Invalid> {
-    let value: Value = serde_json::from_str(json)
-        .map_err(|e| Invalid::new("agent", format!("is not JSON: {e}")))?;
-    validate::agent_or_group("agent", &value)?;
+    let value = parse_param("agent", json)?;
     key(&value).ok_or_else(|| {
         Invalid::new(
             "agent",
             "must be an Agent or an identified Group (one of mbox, mbox_sha1sum, openid, account)",
         )
     })
+}
+
+/// Reads a query parameter named `field` that holds an Agent (JSON), as the document and
+/// agents resources take it; returns the agent and its key.
+pub fn parse_agent_param(field: &str, json: &str) -> Result<(Value, String), Invalid> {
+    let value = parse_param(field, json)?;
+    if value.get("objectType").and_then(Value::as_str) == Some("Group") {
+        return Err(Invalid::new(field, "must be an Agent, not a Group"));
+    }
+    let key = key(&value).ok_or_else(|| Invalid::new(field, "must identify an Agent"))?;
+    Ok((value, key))
+}
+
+fn parse_param(field: &str, json: &str) -> Result<Value, Invalid> {
+    let value: Value =
+        serde_json::from_str(json).map_err(|e| Invalid::new(field, format!("is not JSON: {e}")))?;
+    validate::agent_or_group(field, &value)?;
+    Ok(value)
 }
 
 #[cfg(test)]

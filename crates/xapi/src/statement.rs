@@ -1,31 +1,35 @@
-//! A statement that passed [`validate::statement`], with what an LRS indexes about it (actor,
-//! verb, object, registration, every agent and activity it mentions) and the form two
-//! statements are compared in.
+//! A statement that passed [`validate`], with what an LRS indexes about it (actor, verb,
+//! object, registration, every agent and activity it mentions), what it sets when storing it,
+//! and the form two statements are compared in.
 
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use crate::agent;
+use crate::datatypes::{self, comparable_duration};
 use crate::validate::{self, Invalid};
+use crate::version::XapiVersion;
 use crate::vocab::verbs;
+
+pub use crate::datatypes::format_millis;
 
 /// An agent or activity a statement mentions, and where.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Mention {
-    /// Where: `actor`, `object`, `authority`, `instructor`, `team`, `context-agent`,
-    /// `context-group`, `parent`, `grouping`, `category`, `other`; `sub.`-prefixed inside a
-    /// SubStatement.
+    /// Where: `actor`, `object`, `member` (of the actor or object group), `authority`,
+    /// `instructor`, `team`, `context-agent`, `context-group`, `parent`, `grouping`,
+    /// `category`, `other`; `sub.`-prefixed inside a SubStatement.
     pub relation: &'static str,
     /// The agent key ([`agent::key`]) or the activity id.
     pub key: String,
 }
 
 impl Mention {
-    /// Whether the plain filters match it: the statement's own actor or object.
+    /// Whether the plain filters match it: the statement's own actor or object (or a member
+    /// of the group that is either).
     pub fn is_direct(&self) -> bool {
-        matches!(self.relation, "actor" | "object")
+        matches!(self.relation, "actor" | "object" | "member")
     }
 }
 
@@ -34,12 +38,37 @@ impl Mention {
 pub struct Statement(Map<String, Value>);
 
 impl Statement {
-    /// Validates a statement.
+    /// Validates a statement under the 2.0 rules.
     pub fn parse(value: Value) -> Result<Statement, Invalid> {
-        validate::statement(&value)?;
+        Self::parse_as(value, XapiVersion::V2)
+    }
+
+    /// Validates a statement under the rules of `version` and brings it into the form the LRS
+    /// stores: context activities as arrays and, under 2.0, the timestamp in UTC.
+    pub fn parse_as(value: Value, version: XapiVersion) -> Result<Statement, Invalid> {
+        validate::statement_as(&value, version)?;
         match value {
-            Value::Object(map) => Ok(Statement(map)),
+            Value::Object(map) => {
+                let mut s = Statement(map);
+                s.normalize(version);
+                Ok(s)
+            }
             _ => Err(Invalid::new("", "must be a JSON object")),
+        }
+    }
+
+    fn normalize(&mut self, version: XapiVersion) {
+        contexts_as_arrays(&mut self.0);
+        if let Some(Value::Object(sub)) = self.0.get_mut("object")
+            && sub.get("objectType").and_then(Value::as_str) == Some("SubStatement")
+        {
+            contexts_as_arrays(sub);
+        }
+        if version == XapiVersion::V2
+            && let Some(Value::String(text)) = self.0.get_mut("timestamp")
+            && let Some(t) = datatypes::parse_timestamp(text)
+        {
+            *text = datatypes::format_utc(t.at, t.fraction_digits);
         }
     }
 
@@ -73,6 +102,13 @@ impl Statement {
         object_type(self.object())
             .eq("Activity")
             .then(|| self.object()["id"].as_str())
+            .flatten()
+    }
+
+    /// The object's agent key when the object is an Agent or identified Group.
+    pub fn object_agent_key(&self) -> Option<String> {
+        matches!(object_type(self.object()), "Agent" | "Group")
+            .then(|| agent::key(self.object()))
             .flatten()
     }
 
@@ -116,12 +152,34 @@ impl Statement {
         self.0.get("authority")
     }
 
+    /// The attachment descriptions (the `attachments` property).
+    pub fn attachments(&self) -> &[Value] {
+        self.0
+            .get("attachments")
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The SHA-2 digests of the attachments that have no `fileUrl`, whose content must come
+    /// with the statement (in the same multipart request or from an earlier statement).
+    pub fn inline_attachment_hashes(&self) -> Vec<String> {
+        self.attachments()
+            .iter()
+            .filter(|a| a.get("fileUrl").is_none())
+            .filter_map(|a| a.get("sha2").and_then(Value::as_str))
+            .map(str::to_ascii_lowercase)
+            .collect()
+    }
+
     /// Every identified agent or group the statement mentions, de-duplicated.
     pub fn agents(&self) -> Vec<Mention> {
         let mut out = Vec::new();
         collect_agents(&self.0, "", &mut out);
         if let Some(a) = self.0.get("authority") {
             push_agent(&mut out, "authority", a);
+            for m in members(a) {
+                push_agent(&mut out, "authority", m);
+            }
         }
         out.sort();
         out.dedup();
@@ -138,20 +196,47 @@ impl Statement {
         out
     }
 
-    /// The statement in the form two statements are compared in: canonical JSON (keys sorted,
-    /// no spaces) without the properties an LRS assigns (`authority`, `stored`, `version`) and
-    /// with the timestamp in UTC to the millisecond.
-    pub fn comparable(&self) -> String {
-        let mut map = self.0.clone();
-        for key in ["authority", "stored", "version"] {
-            map.remove(key);
-        }
-        if let Some(t) = self.timestamp() {
-            map.insert("timestamp".into(), Value::String(format_millis(t)));
-        }
-        let mut out = String::new();
-        canonical(&Value::Object(map), &mut out);
+    /// Every activity with a definition in the statement, as `(id, definition)`, in the
+    /// order they appear.
+    pub fn activity_definitions(&self) -> Vec<(&str, &Map<String, Value>)> {
+        let mut out = Vec::new();
+        for_each_activity(&self.0, &mut |a| {
+            if let (Some(id), Some(Value::Object(d))) =
+                (a.get("id").and_then(Value::as_str), a.get("definition"))
+            {
+                out.push((id, d));
+            }
+        });
         out
+    }
+
+    /// The statement in the form two statements are compared in: canonical JSON (keys sorted,
+    /// no spaces) without what an LRS assigns (`authority`, `stored`, `version`), with the
+    /// timestamp as an instant in UTC to the millisecond, UUIDs in lower case and durations
+    /// to the hundredth of a second.
+    pub fn comparable(&self) -> String {
+        comparable_form(&self.0, &["authority", "stored", "version"])
+    }
+
+    /// Whether `payload` (a JWS payload: the statement before it was signed) is this
+    /// statement, ignoring what the LRS assigns and the attachments (the signature is one).
+    pub fn matches_signed(&self, payload: &Value) -> bool {
+        let Some(payload) = payload.as_object() else {
+            return false;
+        };
+        let mut ignore = vec!["authority", "stored", "version", "attachments"];
+        if !payload.contains_key("id") {
+            ignore.push("id");
+        }
+        if !payload.contains_key("timestamp") {
+            ignore.push("timestamp");
+        }
+        let mut payload = payload.clone();
+        contexts_as_arrays(&mut payload);
+        if let Some(Value::Object(sub)) = payload.get_mut("object") {
+            contexts_as_arrays(sub);
+        }
+        comparable_form(&self.0, &ignore) == comparable_form(&payload, &ignore)
     }
 
     /// Sets what the LRS assigns when storing: `stored`, `authority`, `version` (unless the
@@ -180,27 +265,33 @@ impl Statement {
     }
 }
 
-/// An instant as xAPI writes it: UTC, milliseconds, `Z`.
-pub fn format_millis(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    let t = t
-        .replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
-        .expect("a truncated nanosecond is in range");
-    let text = t.format(&Rfc3339).expect("RFC 3339 formatting of UTC");
-    // Always three fraction digits, so the text sorts like the instant.
-    match text.find('.') {
-        Some(dot) => {
-            let frac = &text[dot + 1..text.len() - 1];
-            format!("{}.{:0<3}Z", &text[..dot], frac)
-        }
-        None => format!("{}.000Z", &text[..text.len() - 1]),
-    }
-}
-
 fn object_type(v: &Value) -> &str {
     v.get("objectType")
         .and_then(Value::as_str)
         .unwrap_or("Activity")
+}
+
+/// A single context activity is the same as a list of one: store the list.
+fn contexts_as_arrays(s: &mut Map<String, Value>) {
+    let Some(Value::Object(groups)) = s
+        .get_mut("context")
+        .and_then(|c| c.get_mut("contextActivities"))
+    else {
+        return;
+    };
+    for v in groups.values_mut() {
+        if v.is_object() {
+            *v = Value::Array(vec![v.take()]);
+        }
+    }
+}
+
+fn members(group: &Value) -> impl Iterator<Item = &Value> {
+    group
+        .get("member")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
 }
 
 fn relation(prefix: &str, name: &'static str) -> &'static str {
@@ -210,6 +301,7 @@ fn relation(prefix: &str, name: &'static str) -> &'static str {
     match name {
         "actor" => "sub.actor",
         "object" => "sub.object",
+        "member" => "sub.member",
         "instructor" => "sub.instructor",
         "team" => "sub.team",
         "context-agent" => "sub.context-agent",
@@ -230,10 +322,18 @@ fn push_agent(out: &mut Vec<Mention>, relation: &'static str, v: &Value) {
 fn collect_agents(s: &Map<String, Value>, prefix: &str, out: &mut Vec<Mention>) {
     if let Some(actor) = s.get("actor") {
         push_agent(out, relation(prefix, "actor"), actor);
+        for m in members(actor) {
+            push_agent(out, relation(prefix, "member"), m);
+        }
     }
     if let Some(object) = s.get("object") {
         match object_type(object) {
-            "Agent" | "Group" => push_agent(out, relation(prefix, "object"), object),
+            "Agent" | "Group" => {
+                push_agent(out, relation(prefix, "object"), object);
+                for m in members(object) {
+                    push_agent(out, relation(prefix, "member"), m);
+                }
+            }
             "SubStatement" if prefix.is_empty() => {
                 if let Some(sub) = object.as_object() {
                     collect_agents(sub, "sub", out);
@@ -248,6 +348,9 @@ fn collect_agents(s: &Map<String, Value>, prefix: &str, out: &mut Vec<Mention>) 
     for (key, name) in [("instructor", "instructor"), ("team", "team")] {
         if let Some(a) = context.get(key) {
             push_agent(out, relation(prefix, name), a);
+            for m in members(a) {
+                push_agent(out, relation(prefix, name), m);
+            }
         }
     }
     for (list, inner, name) in [
@@ -262,6 +365,9 @@ fn collect_agents(s: &Map<String, Value>, prefix: &str, out: &mut Vec<Mention>) 
         {
             if let Some(a) = entry.get(inner) {
                 push_agent(out, relation(prefix, name), a);
+                for m in members(a) {
+                    push_agent(out, relation(prefix, name), m);
+                }
             }
         }
     }
@@ -294,12 +400,7 @@ fn collect_activities(s: &Map<String, Value>, prefix: &str, out: &mut Vec<Mentio
         return;
     };
     for name in ["parent", "grouping", "category", "other"] {
-        let Some(v) = groups.get(name) else { continue };
-        let list = match v {
-            Value::Array(list) => list.iter().collect::<Vec<_>>(),
-            one => vec![one],
-        };
-        for a in list {
+        for a in one_or_many(groups.get(name)) {
             if let Some(id) = a.get("id").and_then(Value::as_str) {
                 out.push(Mention {
                     relation: relation(prefix, name),
@@ -307,6 +408,85 @@ fn collect_activities(s: &Map<String, Value>, prefix: &str, out: &mut Vec<Mentio
                 });
             }
         }
+    }
+}
+
+fn one_or_many(v: Option<&Value>) -> Vec<&Value> {
+    match v {
+        Some(Value::Array(list)) => list.iter().collect(),
+        Some(one) => vec![one],
+        None => Vec::new(),
+    }
+}
+
+/// Calls `f` on every Activity object of a statement (object, context activities, and the
+/// same inside a SubStatement).
+pub(crate) fn for_each_activity<'a>(
+    s: &'a Map<String, Value>,
+    f: &mut dyn FnMut(&'a Map<String, Value>),
+) {
+    if let Some(Value::Object(object)) = s.get("object") {
+        match object.get("objectType").and_then(Value::as_str) {
+            None | Some("Activity") => f(object),
+            Some("SubStatement") => for_each_activity(object, f),
+            _ => {}
+        }
+    }
+    if let Some(Value::Object(groups)) = s.get("context").and_then(|c| c.get("contextActivities")) {
+        for v in groups.values() {
+            for a in one_or_many(Some(v)) {
+                if let Value::Object(a) = a {
+                    f(a);
+                }
+            }
+        }
+    }
+}
+
+fn comparable_form(s: &Map<String, Value>, ignore: &[&str]) -> String {
+    let mut map = s.clone();
+    for key in ignore {
+        map.remove(*key);
+    }
+    if let Some(Value::String(text)) = map.get("timestamp")
+        && let Some(t) = datatypes::parse_timestamp(text)
+    {
+        let t = format_millis(t.at);
+        map.insert("timestamp".into(), Value::String(t));
+    }
+    let mut value = Value::Object(map);
+    normalize_for_comparison(&mut value, "");
+    let mut out = String::new();
+    canonical(&value, &mut out);
+    out
+}
+
+/// Lower-cases what the specification compares without case (UUIDs, SHA-1 sums) and cuts
+/// durations to hundredths of a second.
+fn normalize_for_comparison(v: &mut Value, key: &str) {
+    match v {
+        Value::Object(map) => {
+            if key == "extensions" {
+                return;
+            }
+            for (k, child) in map.iter_mut() {
+                normalize_for_comparison(child, k);
+            }
+        }
+        Value::Array(list) => {
+            for child in list {
+                normalize_for_comparison(child, key);
+            }
+        }
+        Value::String(text) => match key {
+            "id" | "registration" if datatypes::parse_uuid(text).is_some() => {
+                *text = text.to_ascii_lowercase();
+            }
+            "mbox_sha1sum" | "sha2" => *text = text.to_ascii_lowercase(),
+            "duration" => *text = comparable_duration(text),
+            _ => {}
+        },
+        _ => {}
     }
 }
 
@@ -337,6 +517,11 @@ fn canonical(v: &Value, out: &mut String) {
             }
             out.push(']');
         }
+        Value::Number(n) => match n.as_f64() {
+            // 1 and 1.0 are the same number.
+            Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => out.push_str(&(f as i64).to_string()),
+            _ => out.push_str(&n.to_string()),
+        },
         scalar => out.push_str(&scalar.to_string()),
     }
 }
@@ -369,6 +554,7 @@ mod tests {
             s.registration().unwrap().to_string(),
             "0190abcd-0000-7000-8000-000000000001"
         );
+        assert!(s.as_value()["context"]["contextActivities"]["other"].is_array());
         let agents: Vec<_> = s
             .agents()
             .into_iter()
@@ -388,6 +574,20 @@ mod tests {
                 ("other", "http://example.com/o".to_string()),
                 ("parent", "http://example.com/p".to_string()),
             ]
+        );
+    }
+
+    #[test]
+    fn group_members_are_direct_mentions() {
+        let s = statement(json!({
+            "actor": {"objectType": "Group", "member": [{"mbox": "mailto:ada@example.com"}]},
+            "verb": {"id": "http://example.com/v"},
+            "object": {"id": "http://example.com/a"}
+        }));
+        assert!(
+            s.agents()
+                .iter()
+                .any(|m| m.key == "mbox:mailto:ada@example.com" && m.is_direct())
         );
     }
 
@@ -433,13 +633,15 @@ mod tests {
             "actor": {"mbox": "mailto:ada@example.com", "name": "Ada"},
             "verb": {"id": "http://example.com/v"},
             "object": {"id": "http://example.com/a"},
+            "result": {"duration": "PT1.2345S", "score": {"raw": 1.0}},
             "timestamp": "2024-05-01T14:00:00.1234+02:00"
         }));
         let mut b = statement(json!({
             "object": {"id": "http://example.com/a"},
             "verb": {"id": "http://example.com/v"},
             "actor": {"name": "Ada", "mbox": "mailto:ada@example.com"},
-            "id": "6690e6c9-3ef0-4ed3-8b37-7f3964730bee",
+            "result": {"duration": "PT1.23S", "score": {"raw": 1}},
+            "id": "6690E6C9-3EF0-4ED3-8B37-7F3964730BEE",
             "timestamp": "2024-05-01T12:00:00.123Z"
         }));
         b.complete(
@@ -451,6 +653,25 @@ mod tests {
         let mut c = a.clone();
         c.0.insert("result".into(), json!({"success": true}));
         assert_ne!(a.comparable(), c.comparable());
+    }
+
+    #[test]
+    fn signed_payloads_match_without_attachments() {
+        let body = json!({
+            "actor": {"mbox": "mailto:ada@example.com"},
+            "verb": {"id": "http://example.com/v"},
+            "object": {"id": "http://example.com/a"},
+        });
+        let mut with = body.clone();
+        with["attachments"] = json!([{"usageType": validate::SIGNATURE_USAGE_TYPE,
+            "display": {"en-US": "sig"}, "contentType": "application/octet-stream",
+            "length": 3, "sha2": "a".repeat(64)}]);
+        let mut s = statement(with);
+        s.set_id(Uuid::new_v4());
+        assert!(s.matches_signed(&body));
+        let mut other = body.clone();
+        other["verb"]["id"] = json!("http://example.com/w");
+        assert!(!s.matches_signed(&other));
     }
 
     #[test]
@@ -466,9 +687,19 @@ mod tests {
         assert_eq!(s.as_value()["stored"], "2024-05-01T12:00:00.120Z");
         assert_eq!(s.as_value()["timestamp"], "2024-05-01T12:00:00.120Z");
         assert_eq!(s.version(), Some("1.0.3"));
-        assert_eq!(
-            format_millis(at - time::Duration::nanoseconds(120_000_000)),
-            "2024-05-01T12:00:00.000Z"
-        );
+    }
+
+    #[test]
+    fn timestamps_become_utc_under_2_0() {
+        let v = json!({
+            "actor": {"mbox": "mailto:ada@example.com"},
+            "verb": {"id": "http://example.com/v"},
+            "object": {"id": "http://example.com/a"},
+            "timestamp": "2023-05-04T12:00:00-05:00"
+        });
+        let s = Statement::parse_as(v.clone(), XapiVersion::V2).unwrap();
+        assert_eq!(s.as_value()["timestamp"], "2023-05-04T17:00:00.000Z");
+        let s = Statement::parse_as(v, XapiVersion::V1).unwrap();
+        assert_eq!(s.as_value()["timestamp"], "2023-05-04T12:00:00-05:00");
     }
 }
