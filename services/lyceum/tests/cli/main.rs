@@ -1,6 +1,8 @@
 //! The `lyceum` binary as operators run it: configuration from the environment, the demo
 //! platform, separate processes per service, graceful stop on SIGTERM.
 
+mod shutdown;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
