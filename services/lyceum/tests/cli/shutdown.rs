@@ -22,7 +22,8 @@ use crate::{Proc, free_port};
 /// "a pending item was dropped before ever being processed").
 fn not_accepted(s: &tonic::Status) -> bool {
     s.code() == tonic::Code::Unavailable
-        || (s.code() == tonic::Code::Cancelled && format!("{s:?}").contains("hyper::Error(Canceled"))
+        || (s.code() == tonic::Code::Cancelled
+            && format!("{s:?}").contains("hyper::Error(Canceled"))
 }
 
 fn course(n: usize) -> pb::CreateCourseRequest {
@@ -159,6 +160,10 @@ async fn sigterm_under_load_loses_no_accepted_request_and_no_event() {
         refused += r;
         published.extend(ids);
     }
+    eprintln!(
+        "published {} courses under load; {refused} calls refused after SIGTERM",
+        published.len()
+    );
     assert!(
         published.len() >= 10,
         "the load did something: {}",
