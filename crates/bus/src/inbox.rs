@@ -114,6 +114,11 @@ impl<H: EventHandler> Inbox<H> {
         self
     }
 
+    /// The durable consumer's name.
+    pub fn durable(&self) -> &str {
+        &self.spec.durable
+    }
+
     /// Replaces the tuning.
     pub fn with_settings(mut self, settings: InboxSettings) -> Self {
         self.settings = settings;

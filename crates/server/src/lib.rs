@@ -11,6 +11,7 @@ mod metrics;
 pub mod paging;
 mod platform;
 mod serve;
+mod service;
 pub mod validate;
 mod workers;
 
@@ -21,6 +22,7 @@ pub use http_layers::with_common_layers;
 pub use metrics::Metrics;
 pub use platform::{Platform, PlatformError};
 pub use serve::{serve, shutdown_signal};
+pub use service::Service;
 pub use workers::Workers;
 
 /// The listener type every service's `run` takes: bound by the caller.

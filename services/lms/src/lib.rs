@@ -10,11 +10,11 @@ pub mod seed;
 
 use std::future::Future;
 
-use lyceum_bus::{Outbox, RelaySettings};
+use lyceum_bus::Outbox;
 use lyceum_proto::lms::v1::course_service_server::CourseServiceServer;
 use lyceum_proto::lms::v1::enrollment_service_server::EnrollmentServiceServer;
 use lyceum_proto::lms::v1::people_service_server::PeopleServiceServer;
-use lyceum_server::{Listener, Platform, Workers};
+use lyceum_server::{Listener, Platform, Service};
 use lyceum_store::{MigrationSet, Store};
 use lyceum_xapi::platform::Identity;
 
@@ -39,20 +39,15 @@ pub(crate) struct App {
 
 /// Connects to the LMS database and applies migrations.
 pub async fn open_store(platform: &Platform) -> Result<Store, LmsError> {
-    let config = &platform.config;
-    let url = config.database_url(&config.lms.database_url, "lms");
-    let store = Store::connect_with(
-        &url,
-        &lyceum_store::ConnectOptions {
-            max_connections: config.lms.database_max_connections,
-            ..Default::default()
-        },
-    )
-    .await?;
-    store
-        .migrate(&[&lyceum_bus::MIGRATIONS, &MIGRATIONS])
-        .await?;
-    Ok(store)
+    let c = &platform.config.lms;
+    Ok(platform
+        .open_store(
+            "lms",
+            &c.database_url,
+            c.database_max_connections,
+            &MIGRATIONS,
+        )
+        .await?)
 }
 
 /// Runs the LMS on `listener` until `shutdown`: gRPC and `/healthz`, `/readyz` on one port,
@@ -64,23 +59,16 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), LmsError> {
     let store = open_store(&platform).await?;
-    let outbox = Outbox::new(
-        store.clone(),
-        platform.bus.clone(),
-        RelaySettings::default(),
-    );
+    let mut service = Service::new("lms", &platform, &store);
     let app = App {
         store: store.clone(),
-        outbox: outbox.clone(),
+        outbox: service.outbox(),
         identity: Identity::new(&platform.config.public_url),
     };
     seed::admin(&app, &platform.config.admin).await?;
     if platform.config.demo {
         seed::demo(&app).await?;
     }
-
-    let mut workers = Workers::new();
-    workers.relay(|stop| outbox.clone().run_relay(stop));
 
     let auth = lyceum_auth::GrpcAuth::new(platform.verifier.clone());
     let routes = tonic::service::Routes::new(PeopleServiceServer::with_interceptor(
@@ -92,24 +80,11 @@ pub async fn run(
         auth.clone(),
     ))
     .add_service(EnrollmentServiceServer::with_interceptor(
-        enrollments::EnrollmentApi::new(app.clone()),
+        enrollments::EnrollmentApi::new(app),
         auth,
     ));
-    let router = lyceum_server::grpc_router(routes).merge(lyceum_server::health_router(vec![
-        ("database", Platform::store_check(&store)),
-        ("bus", platform.bus_check()),
-    ]));
-    let metrics = lyceum_server::Metrics::new();
-    metrics.watch_store(&store);
-    metrics.watch_outbox(&outbox);
-    let router =
-        lyceum_server::with_common_layers(router, &metrics, platform.config.max_body_bytes);
-
-    tracing::info!(addr = %listener.local_addr()?, "lms listening");
-    lyceum_server::serve(listener, router, shutdown, platform.grace()).await?;
-    platform.bus.quiesce(platform.grace()).await;
-    workers.stop(platform.grace()).await;
-    store.close().await;
-    tracing::info!("lms stopped");
+    service
+        .serve(listener, lyceum_server::grpc_router(routes), shutdown)
+        .await?;
     Ok(())
 }

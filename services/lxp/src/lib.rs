@@ -16,7 +16,7 @@ use std::future::Future;
 use lyceum_bus::{ConsumerSpec, Inbox, subjects};
 use lyceum_proto::lxp::v1::catalog_service_server::CatalogServiceServer;
 use lyceum_proto::lxp::v1::feed_service_server::FeedServiceServer;
-use lyceum_server::{Listener, Platform, Workers};
+use lyceum_server::{Listener, Platform, Service};
 use lyceum_store::{MigrationSet, Store};
 use lyceum_xapi::platform::Identity;
 
@@ -41,20 +41,15 @@ pub(crate) struct App {
 
 /// Connects to the LXP database and applies migrations.
 pub async fn open_store(platform: &Platform) -> Result<Store, LxpError> {
-    let config = &platform.config;
-    let url = config.database_url(&config.lxp.database_url, "lxp");
-    let store = Store::connect_with(
-        &url,
-        &lyceum_store::ConnectOptions {
-            max_connections: config.lxp.database_max_connections,
-            ..Default::default()
-        },
-    )
-    .await?;
-    store
-        .migrate(&[&lyceum_bus::MIGRATIONS, &MIGRATIONS])
-        .await?;
-    Ok(store)
+    let c = &platform.config.lxp;
+    Ok(platform
+        .open_store(
+            "lxp",
+            &c.database_url,
+            c.database_max_connections,
+            &MIGRATIONS,
+        )
+        .await?)
 }
 
 /// Runs the LXP on `listener` until `shutdown`: gRPC and `/healthz`, `/readyz` on one port,
@@ -70,21 +65,19 @@ pub async fn run(
         store: store.clone(),
     };
 
-    let mut workers = Workers::new();
-    let courses = Inbox::new(
+    let mut service = Service::new("lxp", &platform, &store);
+    service.consumer(Inbox::new(
         store.clone(),
         platform.bus.clone(),
         ConsumerSpec::new(CATALOG_CONSUMER, subjects::COURSE_ALL),
         course_events::CourseEvents::new(identity.clone()),
-    );
-    workers.consumer(|stop| courses.run(stop));
-    let statements = Inbox::new(
+    ));
+    service.consumer(Inbox::new(
         store.clone(),
         platform.bus.clone(),
         ConsumerSpec::new(PROFILE_CONSUMER, subjects::STATEMENT_STORED),
         statements::StatementEvents::new(identity),
-    );
-    workers.consumer(|stop| statements.run(stop));
+    ));
 
     let auth = lyceum_auth::GrpcAuth::new(platform.verifier.clone());
     let routes = tonic::service::Routes::new(CatalogServiceServer::with_interceptor(
@@ -95,22 +88,8 @@ pub async fn run(
         feed::FeedApi::new(app),
         auth,
     ));
-    let router = lyceum_server::grpc_router(routes).merge(lyceum_server::health_router(vec![
-        ("database", Platform::store_check(&store)),
-        ("bus", platform.bus_check()),
-    ]));
-    let metrics = lyceum_server::Metrics::new();
-    metrics.watch_store(&store);
-    metrics.watch_consumer(&platform.bus, CATALOG_CONSUMER);
-    metrics.watch_consumer(&platform.bus, PROFILE_CONSUMER);
-    let router =
-        lyceum_server::with_common_layers(router, &metrics, platform.config.max_body_bytes);
-
-    tracing::info!(addr = %listener.local_addr()?, "lxp listening");
-    lyceum_server::serve(listener, router, shutdown, platform.grace()).await?;
-    platform.bus.quiesce(platform.grace()).await;
-    workers.stop(platform.grace()).await;
-    store.close().await;
-    tracing::info!("lxp stopped");
+    service
+        .serve(listener, lyceum_server::grpc_router(routes), shutdown)
+        .await?;
     Ok(())
 }
