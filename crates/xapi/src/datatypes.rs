@@ -256,6 +256,17 @@ fn parse_duration_parts(value: &str) -> Option<()> {
     if rest.is_empty() {
         return None;
     }
+    // ISO 8601:2004 4.4.3.2: weeks are a format of their own (PnW), never combined.
+    if rest.contains('W') && !rest.ends_with('W') || rest.contains('W') && rest.contains('T') {
+        return None;
+    }
+    if let Some(weeks) = rest.strip_suffix('W') {
+        return (!weeks.is_empty()
+            && weeks
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.' || b == b','))
+        .then_some(());
+    }
     let (date, time) = match rest.split_once('T') {
         Some((d, t)) => {
             if t.is_empty() {
@@ -367,6 +378,8 @@ mod tests {
             "1H",
             "PT.5S",
             "PT1.S",
+            "P4W1D",
+            "P1Y2W",
         ] {
             assert!(!is_duration(bad), "{bad}");
         }

@@ -32,6 +32,20 @@ impl Format {
     }
 }
 
+/// The ids of every activity a stored statement names (object, context activities, and the
+/// same inside a SubStatement).
+pub fn activity_ids(statement: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(s) = statement.as_object() {
+        crate::statement::for_each_activity(s, &mut |a| {
+            if let Some(id) = a.get("id").and_then(Value::as_str) {
+                out.push(id.to_string());
+            }
+        });
+    }
+    out
+}
+
 /// Reduces a stored statement to identifiers.
 pub fn to_ids(statement: &mut Value) {
     let Some(s) = statement.as_object_mut() else {
@@ -52,7 +66,7 @@ fn ids_in(s: &mut Map<String, Value>) {
     }
     if let Some(object) = s.get_mut("object") {
         match object.get("objectType").and_then(Value::as_str) {
-            None | Some("Activity") => activity_ids(object),
+            None | Some("Activity") => keep_activity_id(object),
             Some("Agent" | "Group") => *object = agent_ids(object),
             Some("SubStatement") => {
                 if let Some(sub) = object.as_object_mut() {
@@ -73,8 +87,8 @@ fn ids_in(s: &mut Map<String, Value>) {
     if let Some(Value::Object(groups)) = context.get_mut("contextActivities") {
         for list in groups.values_mut() {
             match list {
-                Value::Array(items) => items.iter_mut().for_each(activity_ids),
-                one => activity_ids(one),
+                Value::Array(items) => items.iter_mut().for_each(keep_activity_id),
+                one => keep_activity_id(one),
             }
         }
     }
@@ -89,7 +103,7 @@ fn ids_in(s: &mut Map<String, Value>) {
     }
 }
 
-fn activity_ids(a: &mut Value) {
+fn keep_activity_id(a: &mut Value) {
     if let Some(map) = a.as_object_mut() {
         map.retain(|k, _| k == "id");
     }

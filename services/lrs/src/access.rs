@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::App;
-use crate::clients::{self, ALL, Client};
+use crate::clients::Client;
 use crate::error::{LrsError, Result};
 
 /// Which statements a caller may read.
@@ -37,12 +37,35 @@ pub(crate) enum WriteRight {
     Refused,
 }
 
+/// What a caller may do with documents (state, activity profiles, agent profiles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DocumentRight {
+    /// Read and write.
+    ReadWrite,
+    /// Read only.
+    Read,
+    /// Read and write documents of one agent (a platform person's own), read the rest.
+    OwnAgent,
+    /// Nothing.
+    None,
+}
+
 /// A caller of the LRS, with the authority its statements are stored under.
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
     pub authority: Value,
     pub write: WriteRight,
     pub read: Option<Reach>,
+    /// The State resource.
+    pub state: DocumentRight,
+    /// The Activity Profile and Agent Profile resources.
+    pub profile: DocumentRight,
+    /// The Activities and Agents resources.
+    pub describe: bool,
+    /// Whether statements of this caller may change canonical activity definitions.
+    pub define: bool,
+    /// The caller's own agent key, for [`DocumentRight::OwnAgent`].
+    pub own_agent: Option<String>,
 }
 
 /// The agent that vouches for statements the platform itself submits (bus, service tokens).
@@ -61,24 +84,45 @@ impl Caller {
             authority: platform_authority(identity),
             write: WriteRight::Any,
             read: Some(Reach::All),
+            state: DocumentRight::ReadWrite,
+            profile: DocumentRight::ReadWrite,
+            describe: true,
+            define: true,
+            own_agent: None,
         }
     }
 
     /// An xAPI client, by its scopes.
     pub fn client(client: Client) -> Caller {
-        let write = if client.has_any(&[ALL, "statements/write"]) {
+        let all = client.has_any(&["all"]);
+        let all_read = all || client.has_any(&["all/read"]);
+        let write = if client.has_any(&["all", "statements/write"]) {
             WriteRight::Any
         } else {
             WriteRight::Refused
         };
-        let read = if client.has_any(&[ALL, "all/read", "statements/read"]) {
+        let read = if client.has_any(&["all", "all/read", "statements/read"]) {
             Some(Reach::All)
         } else if client.has_any(&["statements/read/mine"]) {
             lyceum_xapi::agent::key(&client.authority).map(Reach::Authority)
         } else {
             None
         };
+        let documents = |scope: &str| {
+            if all || client.has_any(&[scope]) {
+                DocumentRight::ReadWrite
+            } else if all_read {
+                DocumentRight::Read
+            } else {
+                DocumentRight::None
+            }
+        };
         Caller {
+            state: documents("state"),
+            profile: documents("profile"),
+            describe: all_read || client.has_any(&["define", "statements/read", "profile"]),
+            define: all || client.has_any(&["define"]),
+            own_agent: None,
             authority: client.authority,
             write,
             read,
@@ -86,51 +130,105 @@ impl Caller {
     }
 
     /// A platform token's holder: administrators and services do anything; instructors and
-    /// managers read everything; everyone records and reads their own statements.
+    /// managers read every statement; everyone records and reads their own statements and
+    /// keeps their own state and agent profile.
     pub fn principal(p: &Principal, identity: &Identity) -> Caller {
         let Some(person) = p.person_id else {
             return Caller::platform(identity);
         };
         let authority = identity.agent(person, p.name.as_deref().unwrap_or_default());
-        let (write, read) = match p.role {
-            Role::Admin | Role::Service => (WriteRight::Any, Reach::All),
-            Role::Manager | Role::Instructor => (WriteRight::OwnOnly(person), Reach::All),
-            Role::Learner | Role::Author => {
-                let key = lyceum_xapi::agent::key(&authority).unwrap_or_default();
-                (WriteRight::OwnOnly(person), Reach::Person { person, key })
-            }
+        let key = lyceum_xapi::agent::key(&authority).unwrap_or_default();
+        let (write, read, documents) = match p.role {
+            Role::Admin | Role::Service => (WriteRight::Any, Reach::All, DocumentRight::ReadWrite),
+            Role::Manager | Role::Instructor => (
+                WriteRight::OwnOnly(person),
+                Reach::All,
+                DocumentRight::OwnAgent,
+            ),
+            Role::Learner | Role::Author => (
+                WriteRight::OwnOnly(person),
+                Reach::Person {
+                    person,
+                    key: key.clone(),
+                },
+                DocumentRight::OwnAgent,
+            ),
         };
+        let admin = documents == DocumentRight::ReadWrite;
         Caller {
             authority,
             write,
             read: Some(read),
+            state: documents,
+            profile: documents,
+            describe: true,
+            define: admin,
+            own_agent: Some(key),
         }
     }
 
     /// The statements this caller may read; refused without a read scope.
     pub fn reach(&self) -> Result<Reach> {
         self.read.clone().ok_or_else(|| {
-            AuthError::Forbidden(
-                "reading statements needs the scope statements/read, statements/read/mine, all/read or all"
-                    .into(),
+            forbidden(
+                "reading statements needs the scope statements/read, statements/read/mine, all/read or all",
             )
-            .into()
         })
+    }
+
+    /// Refuses unless the caller may read (`write` false) or change (`write` true) documents
+    /// under `right`; `agent_key` is the document's agent, when it has one.
+    pub fn check_documents(
+        &self,
+        right: DocumentRight,
+        scope: &str,
+        write: bool,
+        agent_key: Option<&str>,
+    ) -> Result<()> {
+        let allowed = match right {
+            DocumentRight::ReadWrite => true,
+            DocumentRight::Read => !write,
+            DocumentRight::OwnAgent => {
+                !write || (agent_key.is_some() && agent_key == self.own_agent.as_deref())
+            }
+            DocumentRight::None => false,
+        };
+        if allowed {
+            Ok(())
+        } else if write {
+            Err(forbidden(&format!(
+                "changing these documents needs the scope {scope} or all"
+            )))
+        } else {
+            Err(forbidden(&format!(
+                "reading these documents needs the scope {scope}, all/read or all"
+            )))
+        }
+    }
+
+    /// Refuses the Activities and Agents resources to callers without a reading scope.
+    pub fn check_describe(&self) -> Result<()> {
+        if self.describe {
+            Ok(())
+        } else {
+            Err(forbidden(
+                "reading activities and agents needs the scope all/read, define, statements/read or all",
+            ))
+        }
     }
 
     /// Refuses unless the caller may record every statement of the batch. `field` names a
     /// statement's position in the request (`statements[1]`, or empty for a single one).
     pub fn check_write<'a>(
         &self,
-        statements: impl IntoIterator<Item = (String, &'a Statement)>,
+        statements: impl IntoIterator<Item = (&'a str, &'a Statement)>,
         identity: &Identity,
     ) -> Result<()> {
         match &self.write {
             WriteRight::Any => Ok(()),
-            WriteRight::Refused => Err(AuthError::Forbidden(
-                "recording statements needs the scope statements/write or all".into(),
-            )
-            .into()),
+            WriteRight::Refused => Err(forbidden(
+                "recording statements needs the scope statements/write or all",
+            )),
             WriteRight::OwnOnly(person) => {
                 for (field, s) in statements {
                     if identity.person_of(s.actor()) != Some(*person) {
@@ -139,16 +237,19 @@ impl Caller {
                         } else {
                             format!("{field}.actor")
                         };
-                        return Err(AuthError::Forbidden(format!(
+                        return Err(forbidden(&format!(
                             "{at}: you may only record statements about yourself"
-                        ))
-                        .into());
+                        )));
                     }
                 }
                 Ok(())
             }
         }
     }
+}
+
+fn forbidden(message: &str) -> LrsError {
+    AuthError::Forbidden(message.to_string()).into()
 }
 
 /// Authenticates an xAPI HTTP request: `Basic` with an xAPI client or `Bearer` with a
@@ -169,7 +270,9 @@ pub(crate) async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Calle
         let (key, secret) = decoded
             .split_once(':')
             .ok_or_else(|| unauthenticated("malformed Basic credentials"))?;
-        let client = clients::verify(&app.store, key, secret)
+        let client = app
+            .clients
+            .verify(&app.store, key, secret)
             .await?
             .ok_or_else(|| unauthenticated("invalid xAPI credentials"))?;
         Ok(Caller::client(client))

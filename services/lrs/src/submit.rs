@@ -6,13 +6,14 @@
 use lyceum_bus::{EventHandler, HandlerError};
 use lyceum_proto::events::v1::Envelope;
 use lyceum_store::Tx;
-use lyceum_xapi::Statement;
 use lyceum_xapi::platform::Identity;
+use lyceum_xapi::{Statement, XapiVersion};
 use serde_json::Value;
 
-use crate::access::platform_authority;
+use crate::access::Caller;
+use crate::consistency::Consistency;
 use crate::error::LrsError;
-use crate::statements;
+use crate::statements::record::{self, Write};
 
 /// Durable consumer name.
 pub(crate) const DURABLE: &str = "lrs-submit";
@@ -21,14 +22,16 @@ pub(crate) const DURABLE: &str = "lrs-submit";
 /// relay's next poll: the inbox commits only after the handler returns.
 pub(crate) struct SubmitHandler {
     identity: Identity,
-    authority: Value,
+    caller: Caller,
+    consistency: Consistency,
 }
 
 impl SubmitHandler {
-    pub fn new(identity: Identity) -> Self {
+    pub fn new(identity: Identity, consistency: Consistency) -> Self {
         Self {
-            authority: platform_authority(&identity),
+            caller: Caller::platform(&identity),
             identity,
+            consistency,
         }
     }
 }
@@ -37,19 +40,28 @@ impl EventHandler for SubmitHandler {
     async fn handle(&self, tx: &mut Tx, event: &Envelope) -> Result<(), HandlerError> {
         let value: Value = serde_json::from_slice(&event.payload)
             .map_err(|e| HandlerError::Permanent(format!("payload is not JSON: {e}")))?;
-        let statement = Statement::parse(value)
+        let statement = Statement::parse_as(value, XapiVersion::V2)
             .map_err(|e| HandlerError::Permanent(format!("invalid statement: {e}")))?;
-        let batch = vec![(String::new(), statement)];
-        match statements::record(tx, &self.identity, batch, &self.authority, "1.0.0").await {
+        let write = Write::new(
+            &self.caller,
+            vec![(String::new(), statement)],
+            XapiVersion::V1,
+        );
+        // Held until the inbox commits this batch (the handler returns first), so the
+        // consistency bound may be a moment early for bus statements; see `consistency`.
+        let guard = self.consistency.begin_write();
+        match record::record(tx, &self.identity, write, guard.stored).await {
             Ok(r) => {
                 if r.stored > 0 {
                     tracing::debug!(statement = %r.ids[0], source = %event.source, "submitted statement stored");
                 }
                 Ok(())
             }
-            Err(e @ (LrsError::Conflict(_) | LrsError::Invalid(_))) => {
+            Err(e @ LrsError::Conflict(_)) => {
+                tracing::warn!(error = %e, source = %event.source, "submitted statement refused");
                 Err(HandlerError::Permanent(e.to_string()))
             }
+            Err(e @ LrsError::Invalid(_)) => Err(HandlerError::Permanent(e.to_string())),
             Err(e) => Err(HandlerError::Transient(e.to_string())),
         }
     }

@@ -24,10 +24,13 @@ CREATE TABLE statements (
     timestamp_ms        BIGINT NOT NULL,
     stored_ms           BIGINT NOT NULL,
     version             TEXT NOT NULL,
-    voided              BOOLEAN NOT NULL DEFAULT FALSE
+    voided              BOOLEAN NOT NULL DEFAULT FALSE,
+    -- Whether the statement voids another (its verb is http://adlnet.gov/expapi/verbs/voided).
+    voiding             BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE INDEX statements_by_actor ON statements (actor_key, seq);
 CREATE INDEX statements_by_person ON statements (person_id, seq);
+CREATE INDEX statements_by_person_time ON statements (person_id, timestamp_ms);
 CREATE INDEX statements_by_verb ON statements (verb_id, seq);
 CREATE INDEX statements_by_activity ON statements (object_activity_id, seq);
 CREATE INDEX statements_by_registration ON statements (registration, seq);
@@ -35,9 +38,9 @@ CREATE INDEX statements_by_authority ON statements (authority_key, seq);
 CREATE INDEX statements_by_target ON statements (object_statement_id);
 CREATE INDEX statements_by_stored ON statements (stored_ms);
 
--- Every identified agent a statement mentions and where (actor, object, authority,
--- instructor, team, context agents, inside a SubStatement): the `agent` filter, with and
--- without related_agents.
+-- Every identified agent a statement mentions and where (actor, object, members of either,
+-- authority, instructor, team, context agents, inside a SubStatement): the `agent` filter,
+-- with and without related_agents.
 CREATE TABLE statement_agents (
     agent_key      TEXT NOT NULL,
     statement_seq  BIGINT NOT NULL REFERENCES statements (seq),
@@ -54,13 +57,54 @@ CREATE TABLE statement_activities (
     PRIMARY KEY (activity_id, statement_seq, relation)
 );
 
+-- The statements a StatementRef statement targets, directly or through a chain of
+-- StatementRefs: a query's filters also match a statement whose target matches them.
+-- Kept transitively closed as statements arrive in any order.
+CREATE TABLE statement_targets (
+    statement_seq  BIGINT NOT NULL REFERENCES statements (seq),
+    target_id      UUID NOT NULL,
+    PRIMARY KEY (statement_seq, target_id)
+);
+CREATE INDEX statement_targets_by_target ON statement_targets (target_id);
+
+-- Attachment content, by SHA-2 digest (hex, lower case): several statements may share one.
+CREATE TABLE attachments (
+    sha2           TEXT PRIMARY KEY,
+    content_type   TEXT NOT NULL,
+    content        BYTEA NOT NULL,
+    stored_ms      BIGINT NOT NULL
+);
+
+-- Canonical activity definitions, merged from every statement that defined the activity.
+CREATE TABLE activities (
+    activity_id    TEXT PRIMARY KEY,
+    definition     TEXT NOT NULL,
+    updated_ms     BIGINT NOT NULL
+);
+
+-- State, activity profile and agent profile documents, stored byte for byte. Unused key
+-- parts are '' (a state without registration has registration '').
+CREATE TABLE documents (
+    kind           TEXT NOT NULL,
+    activity_id    TEXT NOT NULL,
+    agent_key      TEXT NOT NULL,
+    registration   TEXT NOT NULL,
+    document_id    TEXT NOT NULL,
+    content_type   TEXT NOT NULL,
+    content        BYTEA NOT NULL,
+    -- Quoted strong entity tag (SHA-256 of the content).
+    etag           TEXT NOT NULL,
+    updated_ms     BIGINT NOT NULL,
+    PRIMARY KEY (kind, activity_id, agent_key, registration, document_id)
+);
+
 -- xAPI clients (HTTP Basic). Secrets are random and long, so a SHA-256 digest compared in
 -- constant time is enough and keeps per-request checks cheap.
 CREATE TABLE xapi_clients (
     client_key     TEXT PRIMARY KEY,
     secret_sha256  BYTEA NOT NULL,
     -- Space-separated xAPI scopes: statements/write, statements/read, statements/read/mine,
-    -- all/read, all.
+    -- state, define, profile, all/read, all.
     scopes         TEXT NOT NULL,
     -- The Agent (JSON) written as `authority` of what this client stores.
     authority      TEXT NOT NULL,

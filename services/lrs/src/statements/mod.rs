@@ -1,0 +1,6 @@
+//! Statements: recording ([`record`]), reading ([`query`]) and the xAPI Statement resource
+//! ([`resource`]).
+
+pub(crate) mod query;
+pub(crate) mod record;
+pub(crate) mod resource;
