@@ -11,13 +11,14 @@ mod enrollments;
 mod error;
 mod people;
 mod upstream;
+mod xapi_clients;
 mod xapi_proxy;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, post};
 use lyceum_server::{Listener, Platform};
 
 pub use error::GatewayError;
@@ -68,6 +69,14 @@ fn routes(gw: Gateway) -> Router {
             get(catalog::list).post(catalog::add_external),
         )
         .route("/api/v1/catalog/{id}", get(catalog::get))
+        .route(
+            "/api/v1/admin/xapi-clients",
+            post(xapi_clients::create).get(xapi_clients::list),
+        )
+        .route(
+            "/api/v1/admin/xapi-clients/{key}",
+            delete(xapi_clients::delete),
+        )
         .route("/xapi", any(xapi_proxy::forward))
         .route("/xapi/{*rest}", any(xapi_proxy::forward))
         .with_state(gw)

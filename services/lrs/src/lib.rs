@@ -30,10 +30,10 @@ use std::future::Future;
 use axum::Router;
 use axum::routing::any;
 use lyceum_auth::TokenVerifier;
-use lyceum_bus::{ConsumerSpec, Inbox, Outbox, RelaySettings, subjects};
+use lyceum_bus::{ConsumerSpec, Inbox, Outbox, subjects};
 use lyceum_proto::lrs::v1::statement_service_server::StatementServiceServer;
 use lyceum_proto::lrs::v1::xapi_client_service_server::XapiClientServiceServer;
-use lyceum_server::{Listener, Platform, Workers};
+use lyceum_server::{Listener, Platform, Service};
 use lyceum_store::{MigrationSet, Store};
 use lyceum_xapi::platform::Identity;
 use serde_json::Value;
@@ -64,20 +64,15 @@ pub(crate) struct App {
 
 /// Connects to the LRS database and applies migrations.
 pub async fn open_store(platform: &Platform) -> Result<Store, LrsError> {
-    let config = &platform.config;
-    let url = config.database_url(&config.lrs.database_url, "lrs");
-    let store = Store::connect_with(
-        &url,
-        &lyceum_store::ConnectOptions {
-            max_connections: config.lrs.database_max_connections,
-            ..Default::default()
-        },
-    )
-    .await?;
-    store
-        .migrate(&[&lyceum_bus::MIGRATIONS, &MIGRATIONS])
-        .await?;
-    Ok(store)
+    let c = &platform.config.lrs;
+    Ok(platform
+        .open_store(
+            "lrs",
+            &c.database_url,
+            c.database_max_connections,
+            &MIGRATIONS,
+        )
+        .await?)
 }
 
 /// Creates an xAPI client (or replaces its secret and scopes), with an authority under the
@@ -146,15 +141,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), LrsError> {
     let store = open_store(&platform).await?;
-    let outbox = Outbox::new(
-        store.clone(),
-        platform.bus.clone(),
-        RelaySettings::default(),
-    );
     let identity = Identity::new(&platform.config.public_url);
     if let Some(spec) = &platform.config.lrs.bootstrap_client {
         clients::bootstrap(&store, spec, identity.home_page()).await?;
     }
+    let mut service = Service::new("lrs", &platform, &store);
+    let outbox = service.outbox();
     let consistency = consistency::Consistency::default();
     let app = App {
         store: store.clone(),
@@ -165,17 +157,15 @@ pub async fn run(
         clients: clients::ClientCache::default(),
         consistency: consistency.clone(),
     };
-
-    let mut workers = Workers::new();
-    let inbox = Inbox::new(
-        store.clone(),
-        platform.bus.clone(),
-        ConsumerSpec::new(submit::DURABLE, subjects::XAPI_SUBMIT),
-        submit::SubmitHandler::new(identity, consistency),
-    )
-    .waking(outbox.clone());
-    workers.consumer(|stop| inbox.run(stop));
-    workers.relay(|stop| outbox.clone().run_relay(stop));
+    service.consumer(
+        Inbox::new(
+            store.clone(),
+            platform.bus.clone(),
+            ConsumerSpec::new(submit::DURABLE, subjects::XAPI_SUBMIT),
+            submit::SubmitHandler::new(identity, consistency),
+        )
+        .waking(outbox),
+    );
 
     let auth = lyceum_auth::GrpcAuth::new(platform.verifier.clone());
     let routes = tonic::service::Routes::new(StatementServiceServer::with_interceptor(
@@ -190,24 +180,12 @@ pub async fn run(
         .route("/xapi", any(protocol::handle))
         .route("/xapi/{*rest}", any(protocol::handle))
         .with_state(app);
-    let router = lyceum_server::grpc_router(routes)
-        .merge(lyceum_server::health_router(vec![
-            ("database", Platform::store_check(&store)),
-            ("bus", platform.bus_check()),
-        ]))
-        .merge(xapi);
-    let metrics = lyceum_server::Metrics::new();
-    metrics.watch_store(&store);
-    metrics.watch_outbox(&outbox);
-    metrics.watch_consumer(&platform.bus, submit::DURABLE);
-    let router =
-        lyceum_server::with_common_layers(router, &metrics, platform.config.max_body_bytes);
-
-    tracing::info!(addr = %listener.local_addr()?, "lrs listening");
-    lyceum_server::serve(listener, router, shutdown, platform.grace()).await?;
-    platform.bus.quiesce(platform.grace()).await;
-    workers.stop(platform.grace()).await;
-    store.close().await;
-    tracing::info!("lrs stopped");
+    service
+        .serve(
+            listener,
+            lyceum_server::grpc_router(routes).merge(xapi),
+            shutdown,
+        )
+        .await?;
     Ok(())
 }

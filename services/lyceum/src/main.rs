@@ -45,6 +45,48 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The learning record store.
+    Lrs {
+        #[command(subcommand)]
+        command: LrsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LrsCommand {
+    /// xAPI clients (HTTP Basic credentials of content, apps and other systems).
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+}
+
+/// Works on the LRS database directly (LYCEUM_LRS_DATABASE_URL, like `migrate`), so it works
+/// before the LRS first starts and while it is down; a running LRS sees the change within
+/// seconds (its credential cache).
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Create a client, or replace the secret and scopes of an existing one.
+    Create {
+        /// The HTTP Basic user name.
+        #[arg(long)]
+        key: String,
+        /// Comma-separated xAPI scopes: statements/write, statements/read,
+        /// statements/read/mine, state, define, profile, all/read, all.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        /// The secret (at least 8 characters); generated and printed when absent.
+        #[arg(long)]
+        secret: Option<String>,
+    },
+    /// List clients (never their secrets).
+    List,
+    /// Delete a client.
+    Delete {
+        /// The client's key.
+        #[arg(long)]
+        key: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -99,6 +141,13 @@ fn main() -> anyhow::Result<()> {
                 tracing::info!(target = target.name(), "migrations applied");
                 Ok(())
             }
+            Command::Lrs {
+                command: LrsCommand::Client { command },
+            } => {
+                let config = Config::load(cli.config.as_deref(), &[])?;
+                let _telemetry = lyceum_telemetry::init(Target::Lrs.name(), &config.log);
+                lrs_client(config, command).await
+            }
             Command::Keys {
                 command: KeysCommand::Generate { out },
             } => {
@@ -116,6 +165,51 @@ fn main() -> anyhow::Result<()> {
             }
         }
     })
+}
+
+async fn lrs_client(config: Config, command: ClientCommand) -> anyhow::Result<()> {
+    let public_url = config.public_url.clone();
+    let platform = lyceum_server::Platform::for_maintenance(config);
+    let store = lyceum_lrs::open_store(&platform).await?;
+    let result = match command {
+        ClientCommand::Create {
+            key,
+            scopes,
+            secret,
+        } => {
+            let generated = secret.is_none();
+            let secret = secret.unwrap_or_else(lyceum_lrs::generate_secret);
+            let scopes: Vec<&str> = scopes.iter().map(|s| s.trim()).collect();
+            let client =
+                lyceum_lrs::register_client(&store, &public_url, &key, &secret, &scopes).await?;
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "xAPI client {} ({})",
+                client.key,
+                client.scopes.join(" ")
+            )?;
+            if generated {
+                writeln!(out, "secret: {secret}")?;
+                writeln!(out, "(shown once; store it now)")?;
+            }
+            Ok(())
+        }
+        ClientCommand::List => {
+            let mut out = std::io::stdout().lock();
+            for c in lyceum_lrs::list_clients(&store).await? {
+                writeln!(out, "{}\t{}\t{}", c.key, c.scopes.join(" "), c.authority)?;
+            }
+            Ok(())
+        }
+        ClientCommand::Delete { key } => {
+            lyceum_lrs::delete_client(&store, &key).await?;
+            writeln!(std::io::stdout().lock(), "deleted xAPI client {key}")?;
+            Ok(())
+        }
+    };
+    store.close().await;
+    result
 }
 
 async fn serve(target: Target, config: Config) -> anyhow::Result<()> {
