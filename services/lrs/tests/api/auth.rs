@@ -264,3 +264,123 @@ async fn registering_a_client_again_replaces_its_secret_and_scopes() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn document_scopes_and_definitions() {
+    for db in databases().await {
+        let app = spawn_app(&db, memory_bus()).await;
+        app.client("state-only", "state-secret", &["state"]).await;
+        app.client("profile-only", "profile-secret", &["profile"])
+            .await;
+        app.client("reader", "reader-secret", &["all/read"]).await;
+        app.client("writer", "writer-secret", &["statements/write"])
+            .await;
+        app.client("definer", "definer-secret", &["statements/write", "define"])
+            .await;
+        let agent = encode(&json!({"mbox": "mailto:ada@example.com"}).to_string());
+        let act = encode("http://example.com/activities/scoped");
+        let state = format!("/xapi/activities/state?activityId={act}&agent={agent}&stateId=s");
+        let profile = format!("/xapi/activities/profile?activityId={act}&profileId=p");
+        let put = |who: &'static str, secret: &'static str, path: String| {
+            let app = &app;
+            async move {
+                app.request(
+                    Method::PUT,
+                    &path,
+                    &[
+                        ("x-experience-api-version", "1.0.3"),
+                        ("authorization", &basic(who, secret)),
+                        ("content-type", "text/plain"),
+                        ("if-none-match", "*"),
+                    ],
+                    Some(b"doc".to_vec()),
+                )
+                .await
+                .status
+            }
+        };
+        assert_eq!(
+            put("state-only", "state-secret", state.clone()).await,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            put("state-only", "state-secret", profile.clone()).await,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            put("profile-only", "profile-secret", profile.clone()).await,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            put("profile-only", "profile-secret", state.clone()).await,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            put("reader", "reader-secret", state.clone()).await,
+            StatusCode::FORBIDDEN
+        );
+        let r = app
+            .xapi(Method::GET, &state, &basic("reader", "reader-secret"), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(&r.body[..], b"doc");
+        let r = app
+            .xapi(Method::GET, &state, &basic("writer", "writer-secret"), None)
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+        // Only `define` (or `all`) changes canonical activity definitions.
+        let id = "http://example.com/activities/defined";
+        let mut s = mbox_statement("ada", 1);
+        s["object"] = json!({"id": id, "definition": {"name": {"en-US": "From a writer"}}});
+        let r = app
+            .xapi(
+                Method::POST,
+                "/xapi/statements",
+                &basic("writer", "writer-secret"),
+                Some(&s),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        let path = format!("/xapi/activities?activityId={}", encode(id));
+        assert!(app.get(&path).await.json().get("definition").is_none());
+        s["object"]["definition"]["name"] = json!({"en-US": "From a definer"});
+        let r = app
+            .xapi(
+                Method::POST,
+                "/xapi/statements",
+                &basic("definer", "definer-secret"),
+                Some(&s),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(
+            app.get(&path).await.json()["definition"]["name"]["en-US"],
+            "From a definer"
+        );
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn clients_written_to_the_database_take_effect_within_the_cache_time() {
+    for db in databases().await {
+        let app = spawn_app(&db, memory_bus()).await;
+        let auth = basic("from-cli", "cli-secret-1");
+        // Unknown (and cached as unknown) first.
+        let r = app.xapi(Method::GET, "/xapi/statements", &auth, None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        app.client_in_database("from-cli", "cli-secret-1", &["all"])
+            .await;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(8);
+        loop {
+            let r = app.xapi(Method::GET, "/xapi/statements", &auth, None).await;
+            if r.status == StatusCode::OK {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "never accepted");
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        app.stop().await;
+    }
+}

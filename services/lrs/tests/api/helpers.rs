@@ -17,6 +17,7 @@ use lyceum_bus::{ConsumerSpec, EventBus, MemoryBus, NatsBus, NatsSettings, Subsc
 use lyceum_config::Config;
 use lyceum_lrs::LrsError;
 use lyceum_proto::lrs::v1::statement_service_client::StatementServiceClient;
+use lyceum_proto::lrs::v1::xapi_client_service_client::XapiClientServiceClient;
 use lyceum_server::Platform;
 use lyceum_store::Store;
 use lyceum_testkit::TestDatabase;
@@ -256,13 +257,69 @@ impl TestApp {
         Store::connect(&self.db_url).await.expect("connect")
     }
 
-    /// Registers another xAPI client.
+    /// Registers another xAPI client through the running LRS (administration gRPC), so it
+    /// takes effect at once.
     pub async fn client(&self, key: &str, secret: &str, scopes: &[&str]) {
+        let mut admin = self.admin().await;
+        let mut req = tonic::Request::new(lyceum_proto::lrs::v1::CreateXapiClientRequest {
+            key: key.into(),
+            secret: secret.into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            authority_json: String::new(),
+        });
+        let token = self.bearer(Uuid::now_v7(), Role::Admin);
+        req.metadata_mut()
+            .insert("authorization", token.parse().expect("header"));
+        admin.create_xapi_client(req).await.expect("create client");
+    }
+
+    /// Registers an xAPI client in the database, as the command line does.
+    pub async fn client_in_database(&self, key: &str, secret: &str, scopes: &[&str]) {
         let store = self.store().await;
         lyceum_lrs::register_client(&store, PUBLIC_URL, key, secret, scopes)
             .await
             .expect("register client");
         store.close().await;
+    }
+
+    /// The client administration gRPC client.
+    pub async fn admin(&self) -> XapiClientServiceClient<Channel> {
+        let channel = Channel::from_shared(format!("http://{}", self.addr))
+            .expect("url")
+            .connect()
+            .await
+            .expect("gRPC connect");
+        XapiClientServiceClient::new(channel)
+    }
+
+    /// An xAPI request under `version` with the bootstrap client and extra headers.
+    pub async fn xapi_as(
+        &self,
+        version: &str,
+        method: Method,
+        path: &str,
+        extra: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Reply {
+        let auth = basic(KEY, SECRET);
+        let mut headers = vec![
+            ("x-experience-api-version", version),
+            ("authorization", auth.as_str()),
+        ];
+        headers.extend_from_slice(extra);
+        self.request(method, path, &headers, body).await
+    }
+
+    /// POSTs statements under xAPI 2.0 with the bootstrap client.
+    pub async fn post2(&self, body: &Value) -> Reply {
+        self.xapi_as(
+            "2.0.0",
+            Method::POST,
+            "/xapi/statements",
+            &[("content-type", "application/json")],
+            Some(serde_json::to_vec(body).expect("JSON")),
+        )
+        .await
     }
 
     /// A durable consumer of `lyceum.lrs.statement.stored`, bound now.
