@@ -14,7 +14,7 @@ use crate::access::Caller;
 use crate::clients::{self, ClientInfo};
 use crate::error::{LrsError, Result};
 use crate::statements::query::{self, Filters};
-use crate::statements::record::{self, Write};
+use crate::statements::record::Write;
 use crate::summary;
 
 /// The gRPC statement service.
@@ -40,8 +40,11 @@ impl StatementApi {
             let s = Statement::parse_as(value, XapiVersion::V2).map_err(|e| e.within(&field))?;
             batch.push((field, s));
         }
-        let ids =
-            record::record_write(&self.app, Write::new(caller, batch, XapiVersion::V1)).await?;
+        let ids = self
+            .app
+            .writer
+            .write(Write::new(caller, batch, XapiVersion::V1))
+            .await?;
         Ok(ids.iter().map(ToString::to_string).collect())
     }
 

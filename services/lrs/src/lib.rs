@@ -30,7 +30,7 @@ use std::future::Future;
 use axum::Router;
 use axum::routing::any;
 use lyceum_auth::TokenVerifier;
-use lyceum_bus::{ConsumerSpec, Inbox, Outbox, subjects};
+use lyceum_bus::{ConsumerSpec, Inbox, subjects};
 use lyceum_proto::lrs::v1::statement_service_server::StatementServiceServer;
 use lyceum_proto::lrs::v1::xapi_client_service_server::XapiClientServiceServer;
 use lyceum_server::{Listener, Platform, Service};
@@ -54,12 +54,12 @@ pub const SOURCE: &str = "lrs";
 #[derive(Clone)]
 pub(crate) struct App {
     pub store: Store,
-    pub outbox: Outbox,
     pub identity: Identity,
     pub verifier: TokenVerifier,
     pub max_body_bytes: usize,
     pub clients: clients::ClientCache,
     pub consistency: consistency::Consistency,
+    pub writer: statements::writer::Writer,
 }
 
 /// Connects to the LRS database and applies migrations.
@@ -150,12 +150,17 @@ pub async fn run(
     let consistency = consistency::Consistency::default();
     let app = App {
         store: store.clone(),
-        outbox: outbox.clone(),
         identity: identity.clone(),
         verifier: platform.verifier.clone(),
         max_body_bytes: platform.config.max_body_bytes,
         clients: clients::ClientCache::default(),
         consistency: consistency.clone(),
+        writer: statements::writer::Writer::start(
+            store.clone(),
+            outbox.clone(),
+            identity.clone(),
+            consistency.clone(),
+        ),
     };
     service.consumer(
         Inbox::new(

@@ -5,6 +5,7 @@
 //! (multi-row inserts, `IN` lookups), not a number per statement.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use lyceum_bus::{NewEvent, Outbox, subjects};
 use lyceum_proto::events::v1::StatementStored;
@@ -17,45 +18,66 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::SOURCE;
 use crate::access::Caller;
 use crate::activities;
 use crate::attachments::{self, Part};
 use crate::error::{LrsError, Result};
 use crate::sql::{CHUNK, Param, Query};
-use crate::{App, SOURCE};
 
 /// Key of the PostgreSQL advisory lock writers hold, so `seq` order is commit order.
 const WRITE_LOCK: i64 = 0x4c52_5301;
 
-/// Statements to record, with what the request that brought them says about them.
-pub(crate) struct Write {
-    /// Each statement with the name of its place in the request (`statements[1]`, or empty
-    /// for a single one), used in error messages.
-    pub statements: Vec<(String, Statement)>,
-    /// The authority the statements are stored under.
-    pub authority: Value,
-    /// The version written into statements that have none.
+/// A statement to record, with what the request that brought it says about it.
+#[derive(Clone)]
+pub(crate) struct Incoming {
+    /// The name of its place in the request (`statements[1]`, or empty for a single one),
+    /// used in error messages.
+    pub field: String,
+    /// The statement.
+    pub statement: Statement,
+    /// The authority it is stored under.
+    pub authority: Arc<Value>,
+    /// The version written into it when it has none.
     pub version: XapiVersion,
-    /// Whether the statements may change canonical activity definitions.
+    /// Whether it may change canonical activity definitions.
     pub define: bool,
+}
+
+/// Statements to record together, all or nothing.
+pub(crate) struct Write {
+    /// The statements, in request order.
+    pub statements: Vec<Incoming>,
     /// Attachment content sent with the statements (multipart parts).
     pub attachments: Vec<Part>,
 }
 
 impl Write {
-    /// Statements of `caller`.
+    /// Statements of `caller`, each with the name of its place in the request.
     pub fn new(
         caller: &Caller,
         statements: Vec<(String, Statement)>,
         version: XapiVersion,
     ) -> Write {
+        let authority = Arc::new(caller.authority.clone());
         Write {
-            statements,
-            authority: caller.authority.clone(),
-            version,
-            define: caller.define,
+            statements: statements
+                .into_iter()
+                .map(|(field, statement)| Incoming {
+                    field,
+                    statement,
+                    authority: authority.clone(),
+                    version,
+                    define: caller.define,
+                })
+                .collect(),
             attachments: Vec::new(),
         }
+    }
+
+    /// How many statements.
+    pub fn len(&self) -> usize {
+        self.statements.len()
     }
 }
 
@@ -67,27 +89,13 @@ pub(crate) struct Recorded {
     pub stored: usize,
 }
 
-/// Records a write in its own transaction; returns the ids in order.
-pub(crate) async fn record_write(app: &App, write: Write) -> Result<Vec<Uuid>> {
-    let guard = app.consistency.begin_write();
-    let mut tx = app.store.begin().await?;
-    let outcome = record(&mut tx, &app.identity, write, guard.stored).await?;
-    app.outbox.commit(tx).await?;
-    drop(guard);
-    if outcome.stored > 0 {
-        tracing::debug!(
-            stored = outcome.stored,
-            unchanged = outcome.ids.len() - outcome.stored,
-            "statements recorded"
-        );
-    }
-    Ok(outcome.ids)
-}
-
 /// One statement on its way into the table.
 struct Row {
     id: Uuid,
     statement: Statement,
+    authority: Arc<Value>,
+    version: XapiVersion,
+    define: bool,
     digest: Vec<u8>,
     voided: bool,
     seq: i64,
@@ -131,15 +139,19 @@ pub(crate) async fn record(
 ) -> Result<Recorded> {
     let Write {
         statements,
-        authority,
-        version,
-        define,
         attachments: parts,
     } = write;
     let mut seen: HashMap<Uuid, String> = HashMap::new();
     let mut rows = Vec::with_capacity(statements.len());
     let mut ids = Vec::with_capacity(statements.len());
-    for (field, mut s) in statements {
+    for Incoming {
+        field,
+        statement: mut s,
+        authority,
+        version,
+        define,
+    } in statements
+    {
         let id = match s.id() {
             Some(id) => id,
             None => {
@@ -165,6 +177,9 @@ pub(crate) async fn record(
         rows.push(Row {
             id,
             statement: s,
+            authority,
+            version,
+            define,
             digest,
             voided: false,
             seq: 0,
@@ -228,12 +243,11 @@ pub(crate) async fn record(
             !is_voiding && (voided_before.contains(&row.id) || voiding_targets.contains(&row.id));
     }
 
-    let authority_key = lyceum_xapi::agent::key(&authority);
     for row in &mut rows {
         row.statement.complete(
             stored_at,
-            authority.clone(),
-            version.default_statement_version(),
+            (*row.authority).clone(),
+            row.version.default_statement_version(),
         );
     }
     let stored_ms = unix_millis(stored_at);
@@ -259,7 +273,7 @@ pub(crate) async fn record(
                 Param::OptText(s.object_activity_id().map(str::to_string)),
                 Param::OptUuid(s.statement_ref()),
                 Param::OptUuid(s.registration()),
-                Param::OptText(authority_key.clone()),
+                Param::OptText(lyceum_xapi::agent::key(&row.authority)),
                 Param::Int(s.timestamp().map_or(stored_ms, unix_millis)),
                 Param::Int(stored_ms),
                 Param::Text(s.version().unwrap_or_default().to_string()),
@@ -288,13 +302,12 @@ pub(crate) async fn record(
         q.execute(tx).await?;
     }
 
-    if define {
-        let definitions = rows
-            .iter()
-            .flat_map(|r| r.statement.activity_definitions())
-            .collect::<Vec<_>>();
-        activities::merge_definitions(tx, &definitions, stored_ms).await?;
-    }
+    let definitions = rows
+        .iter()
+        .filter(|r| r.define)
+        .flat_map(|r| r.statement.activity_definitions())
+        .collect::<Vec<_>>();
+    activities::merge_definitions(tx, &definitions, stored_ms).await?;
 
     let events: Vec<NewEvent> = rows
         .iter()

@@ -11,7 +11,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::query::{self, Filters};
-use super::record::{self, Write};
+use super::record::Write;
 use crate::access;
 use crate::attachments::{self, Part};
 use crate::error::Result;
@@ -111,7 +111,7 @@ async fn store(
     )?;
     let mut write = Write::new(caller, statements, version);
     write.attachments = parts;
-    record::record_write(app, write).await
+    app.writer.write(write).await
 }
 
 /// The statements of a PUT or POST body (JSON, or the first part of `multipart/mixed`) and

@@ -390,3 +390,74 @@ async fn bodies_over_the_limit_are_refused_with_413() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn concurrent_writes_are_committed_together_yet_answered_one_by_one() {
+    for db in databases().await {
+        let app = std::sync::Arc::new(spawn_app(&db, memory_bus()).await);
+        let mut tasks = tokio::task::JoinSet::new();
+        let contested = Uuid::new_v4();
+        for n in 0..48u32 {
+            let app = app.clone();
+            tasks.spawn(async move {
+                let body = match n % 8 {
+                    // Eight requests race for one id with two different contents.
+                    0 => {
+                        let mut s = mbox_statement(if n % 16 == 0 { "ada" } else { "bob" }, 0);
+                        s["id"] = json!(contested.to_string());
+                        s
+                    }
+                    // Batches with a bad statement among good ones.
+                    1 => json!([mbox_statement("carl", n), {"actor": "nobody"}]),
+                    2 => json!([mbox_statement("dora", n), mbox_statement("dora", n + 1000)]),
+                    _ => mbox_statement("eve", n),
+                };
+                (n, app.post(&body).await)
+            });
+        }
+        let mut stored = 0;
+        let mut contested_ok = 0;
+        while let Some(done) = tasks.join_next().await {
+            let (n, r) = done.expect("task");
+            match n % 8 {
+                0 => {
+                    assert!(
+                        matches!(r.status, StatusCode::OK | StatusCode::CONFLICT),
+                        "{}",
+                        r.status
+                    );
+                    if r.status == StatusCode::OK {
+                        contested_ok += 1;
+                    }
+                }
+                1 => assert_eq!(r.status, StatusCode::BAD_REQUEST),
+                2 => {
+                    assert_eq!(r.status, StatusCode::OK);
+                    assert_eq!(r.json().as_array().unwrap().len(), 2);
+                    stored += 2;
+                }
+                _ => {
+                    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+                    stored += 1;
+                }
+            }
+        }
+        // Whoever won the contested id, the requests with its content succeed, the others
+        // conflict.
+        let winner = app
+            .get(&format!("/xapi/statements?statementId={contested}"))
+            .await;
+        assert_eq!(winner.status, StatusCode::OK);
+        assert_eq!(
+            contested_ok, 3,
+            "three requests carried the winning content"
+        );
+        let all = app.get("/xapi/statements?limit=0").await.json();
+        let count = all["statements"].as_array().unwrap().len();
+        assert_eq!(count, stored + 1, "{}", app.backend);
+        match std::sync::Arc::try_unwrap(app) {
+            Ok(app) => app.stop().await,
+            Err(_) => panic!("the app is still shared"),
+        }
+    }
+}
