@@ -395,6 +395,7 @@ async fn bodies_over_the_limit_are_refused_with_413() {
 async fn concurrent_writes_are_committed_together_yet_answered_one_by_one() {
     for db in databases().await {
         let app = std::sync::Arc::new(spawn_app(&db, memory_bus()).await);
+        let mut events = app.stored_events("test-group-commit").await;
         let mut tasks = tokio::task::JoinSet::new();
         let contested = Uuid::new_v4();
         for n in 0..48u32 {
@@ -455,6 +456,16 @@ async fn concurrent_writes_are_committed_together_yet_answered_one_by_one() {
         let all = app.get("/xapi/statements?limit=0").await.json();
         let count = all["statements"].as_array().unwrap().len();
         assert_eq!(count, stored + 1, "{}", app.backend);
+        // One `statement.stored` event per stored statement, however many requests shared a
+        // transaction.
+        let announced = drain(
+            &mut events,
+            count,
+            Duration::from_secs(10),
+            Duration::from_millis(500),
+        )
+        .await;
+        assert_eq!(announced.len(), count);
         match std::sync::Arc::try_unwrap(app) {
             Ok(app) => app.stop().await,
             Err(_) => panic!("the app is still shared"),
