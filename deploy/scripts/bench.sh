@@ -33,7 +33,7 @@ SEED=2017
 CREDENTIALS=bench:bench-secret-0123456789
 PUBLIC_URL=http://127.0.0.1:8080
 # What the store marker says; a store made by another generator or size is rebuilt.
-STORE_MARK="lyceum-bench store: seed=$SEED size=$STORE_SIZE generator=1"
+STORE_MARK="lyceum-bench store: seed=$SEED size=$STORE_SIZE generator=2"
 
 WORK=$ROOT/.bench
 RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)

@@ -27,6 +27,7 @@ const REGISTERED: &str = "http://adlnet.gov/expapi/verbs/registered";
 const COMPLETED: &str = "http://adlnet.gov/expapi/verbs/completed";
 const PASSED: &str = "http://adlnet.gov/expapi/verbs/passed";
 const FAILED: &str = "http://adlnet.gov/expapi/verbs/failed";
+const VOIDED: &str = "http://adlnet.gov/expapi/verbs/voided";
 
 /// A small, fast, seedable generator (SplitMix64); good enough for synthetic data.
 #[derive(Debug, Clone)]
@@ -148,7 +149,21 @@ impl Generator {
         let r = self.registration_of(&mut rng);
         let p = self.catalogue.presentation_of(r);
         let kind = rng.unit();
-        let (verb, object, result, day, instructor) = if kind < 0.78 {
+        let reference = if kind >= 0.993 {
+            self.reference(i, kind >= 0.998, &mut rng)
+        } else {
+            None
+        };
+        let refers = reference.is_some();
+        let (verb, object, result, day, instructor) = if let Some(r) = reference {
+            (
+                r.0,
+                r.1,
+                None,
+                rng.below(u64::from(p.length_days)) as i32,
+                false,
+            )
+        } else if kind < 0.78 {
             self.vle(p, &mut rng)
         } else if kind < 0.90 && !p.assessments.is_empty() {
             self.assessment(p, &mut rng)
@@ -178,6 +193,12 @@ impl Generator {
                 },
             }]);
         }
+        if refers {
+            // `platform` (and `revision`) only go with Activity objects.
+            if let Some(c) = context.as_object_mut() {
+                c.remove("platform");
+            }
+        }
         if instructor {
             context["instructor"] = json!({
                 "objectType": "Agent",
@@ -195,11 +216,26 @@ impl Generator {
         if let Some(result) = result {
             s["result"] = result;
         }
-        // Most clients name their statements; the LRS names the others.
-        if rng.unit() < 0.85 {
+        if self.named(i) {
             s["id"] = json!(self.uuid(4, i).to_string());
         }
         s
+    }
+
+    /// Whether statement `i` carries its own id: most clients name their statements, the LRS
+    /// names the others.
+    fn named(&self, i: u64) -> bool {
+        self.rng(5, i).unit() < 0.85
+    }
+
+    /// A statement about an earlier named statement (0.7%): a retraction (voiding, 0.2%) or a
+    /// comment on it. `None` when no recent statement has an id of its own.
+    fn reference(&self, i: u64, voiding: bool, rng: &mut Rng) -> Option<(&'static str, Value)> {
+        let target = (0..8)
+            .map(|_| i.checked_sub(1 + rng.below(5_000.min(i.max(1))))?.into())
+            .find(|j: &Option<u64>| j.is_some_and(|j| self.named(j)))??;
+        let object = json!({"objectType": "StatementRef", "id": self.uuid(4, target).to_string()});
+        Some((if voiding { VOIDED } else { COMMENTED }, object))
     }
 
     /// A VLE click: which resource, what the learner did with it.
@@ -348,10 +384,14 @@ impl Generator {
             .or(s["object"]["id"].as_str())
             .unwrap_or_default()
             .to_string();
+        let object = match s["object"]["objectType"].as_str() {
+            Some("StatementRef") => parent.clone(),
+            _ => s["object"]["id"].as_str().unwrap_or_default().to_string(),
+        };
         Facts {
             agent,
             verb: s["verb"]["id"].as_str().unwrap_or_default().to_string(),
-            object: s["object"]["id"].as_str().unwrap_or_default().to_string(),
+            object,
             parent,
             registration: s["context"]["registration"]
                 .as_str()
@@ -470,6 +510,32 @@ mod tests {
         );
         let bodies = g.batch_body(0, 100);
         assert!(bodies.len() > 100 * 600, "{} bytes", bodies.len());
+    }
+
+    #[test]
+    fn some_statements_refer_to_earlier_named_ones() {
+        let g = generator();
+        let (mut voiding, mut comments) = (0, 0);
+        for i in 0..20_000 {
+            let s = g.statement(i);
+            if s["object"]["objectType"] == "StatementRef" {
+                let target = s["object"]["id"].as_str().unwrap();
+                let j = (i.saturating_sub(5_000)..i)
+                    .find(|&j| g.named(j) && g.uuid(4, j).to_string() == target)
+                    .unwrap_or_else(|| panic!("statement {i} refers to no earlier statement"));
+                assert!(j < i);
+                if s["verb"]["id"] == VOIDED {
+                    voiding += 1;
+                } else {
+                    comments += 1;
+                }
+                assert!(g.facts(i).object.starts_with(ACTIVITY_ROOT));
+            }
+        }
+        assert!(
+            voiding > 10 && comments > 40,
+            "{voiding} voiding, {comments} comments"
+        );
     }
 
     #[test]

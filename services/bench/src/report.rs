@@ -186,18 +186,26 @@ fn criterion_results(dir: &Path) -> Vec<(String, f64, f64, f64)> {
     out
 }
 
-/// The sequential scans a plan shows.
-pub fn seq_scans(plan: &str) -> Vec<String> {
-    plan.lines()
-        .filter_map(|l| {
+/// The sequential scans a plan shows, each with its table, and whether it read an empty
+/// table (no rows and no filter: the planner prefers a scan of zero pages to an index).
+pub fn seq_scans(plan: &str) -> Vec<(String, bool)> {
+    let lines: Vec<&str> = plan.lines().collect();
+    lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
             let at = l.find("Seq Scan on ")?;
             let rest = &l[at + "Seq Scan on ".len()..];
-            Some(
-                rest.split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string(),
-            )
+            let table = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let filtered = lines
+                .get(i + 1)
+                .is_some_and(|n| n.trim_start().starts_with("Filter:"));
+            let empty = l.contains(" rows=0 loops=") && !filtered;
+            Some((table, empty))
         })
         .collect()
 }
@@ -382,7 +390,17 @@ pub fn section(results: &Path, criterion: Option<&Path>) -> anyhow::Result<Strin
             let flag = if scans.is_empty() {
                 "no sequential scan".to_string()
             } else {
-                format!("**sequential scan on {}**", scans.join(", "))
+                let names: Vec<String> = scans
+                    .iter()
+                    .map(|(t, empty)| {
+                        if *empty {
+                            format!("{t} (an empty table: nothing to find)")
+                        } else {
+                            t.clone()
+                        }
+                    })
+                    .collect();
+                format!("**sequential scan on {}**", names.join(", "))
             };
             writeln!(s, "`{name}`: {flag}")?;
             writeln!(s)?;
@@ -433,8 +451,16 @@ mod tests {
         assert_eq!(thousands(1234567.4), "1,234,567");
         assert_eq!(thousands(999.0), "999");
         assert_eq!(
-            seq_scans("Limit\n  ->  Seq Scan on statements s  (cost=..)\n  -> Index Scan"),
-            vec!["statements"]
+            seq_scans(
+                "Limit\n  ->  Seq Scan on statements s  (actual rows=7 loops=1)\n  Filter: x"
+            ),
+            vec![("statements".to_string(), false)]
+        );
+        assert_eq!(
+            seq_scans(
+                "->  Seq Scan on statement_targets t  (actual time=0.004..0.004 rows=0 loops=1)\n->  Index Scan"
+            ),
+            vec![("statement_targets".to_string(), true)]
         );
         assert!(seq_scans("Index Only Scan using x on statement_agents m").is_empty());
     }
