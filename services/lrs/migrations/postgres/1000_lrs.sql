@@ -38,23 +38,26 @@ CREATE INDEX statements_by_authority ON statements (authority_key, seq);
 CREATE INDEX statements_by_target ON statements (object_statement_id);
 CREATE INDEX statements_by_stored ON statements (stored_ms);
 
--- Every identified agent a statement mentions and where (actor, object, members of either,
--- authority, instructor, team, context agents, inside a SubStatement): the `agent` filter,
--- with and without related_agents.
+-- Every identified agent a statement mentions (actor, object, members of either, authority,
+-- instructor, team, context agents and groups, inside a SubStatement), once per statement.
+-- `direct`: as the actor or object, or a member of the group that is (the plain `agent`
+-- filter); every row matches `related_agents=true`. Queries walk these indexes in `seq`
+-- order and stop after a page.
 CREATE TABLE statement_agents (
     agent_key      TEXT NOT NULL,
     statement_seq  BIGINT NOT NULL REFERENCES statements (seq),
-    relation       TEXT NOT NULL,
-    PRIMARY KEY (agent_key, statement_seq, relation)
+    direct         BOOLEAN NOT NULL,
+    PRIMARY KEY (agent_key, statement_seq)
 );
+CREATE INDEX statement_agents_direct ON statement_agents (agent_key, statement_seq) WHERE direct;
 
--- Every activity a statement mentions and where (object, context activities, inside a
--- SubStatement): the `activity` filter, with and without related_activities.
+-- Every activity a statement mentions (object, context activities, inside a SubStatement),
+-- once per statement: the `activity` filter with related_activities (the plain filter reads
+-- `statements.object_activity_id`).
 CREATE TABLE statement_activities (
     activity_id    TEXT NOT NULL,
     statement_seq  BIGINT NOT NULL REFERENCES statements (seq),
-    relation       TEXT NOT NULL,
-    PRIMARY KEY (activity_id, statement_seq, relation)
+    PRIMARY KEY (activity_id, statement_seq)
 );
 
 -- The statements a StatementRef statement targets, directly or through a chain of

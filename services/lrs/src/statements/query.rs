@@ -181,38 +181,43 @@ struct PageRow {
     stored_ms: i64,
 }
 
-/// Adds the conditions on what a statement says (agent, verb, activity, registration) for
-/// the statement aliased `t`.
-fn content_conditions(q: &mut Query, f: &Filters, t: &str) {
+/// The joins and conditions on what a statement says (agent, verb, activity, registration)
+/// for the statement aliased `t`. Agent and related-activity filters are joins on tables with
+/// one row per statement, so the database can walk their indexes in `seq` order and stop
+/// after a page.
+fn content_conditions(q: &mut Query, f: &Filters, t: &str) -> (String, String) {
+    let mut joins = String::new();
+    let mut conds = String::new();
     if let Some(agent) = &f.agent {
         let n = q.bind(Param::Text(agent.clone()));
         let direct = if f.related_agents {
             ""
         } else {
-            " AND relation IN ('actor', 'object', 'member')"
+            " AND ma.direct = TRUE"
         };
-        q.push(&format!(
-            " AND {t}.seq IN (SELECT statement_seq FROM statement_agents WHERE agent_key = {n}{direct})"
+        joins.push_str(&format!(
+            " JOIN statement_agents ma ON ma.statement_seq = {t}.seq AND ma.agent_key = {n}{direct}"
         ));
     }
     if let Some(activity) = &f.activity {
         let n = q.bind(Param::Text(activity.clone()));
         if f.related_activities {
-            q.push(&format!(
-                " AND {t}.seq IN (SELECT statement_seq FROM statement_activities WHERE activity_id = {n})"
+            joins.push_str(&format!(
+                " JOIN statement_activities mc ON mc.statement_seq = {t}.seq AND mc.activity_id = {n}"
             ));
         } else {
-            q.push(&format!(" AND {t}.object_activity_id = {n}"));
+            conds.push_str(&format!(" AND {t}.object_activity_id = {n}"));
         }
     }
     if let Some(verb) = &f.verb {
         let n = q.bind(Param::Text(verb.clone()));
-        q.push(&format!(" AND {t}.verb_id = {n}"));
+        conds.push_str(&format!(" AND {t}.verb_id = {n}"));
     }
     if let Some(r) = f.registration {
         let n = q.bind(Param::Uuid(r));
-        q.push(&format!(" AND {t}.registration = {n}"));
+        conds.push_str(&format!(" AND {t}.registration = {n}"));
     }
+    (joins, conds)
 }
 
 /// Adds the conditions on the returned statement itself (aliased `s`): not voided, the
@@ -263,9 +268,10 @@ pub(crate) async fn find(
     let order = if filters.ascending { "ASC" } else { "DESC" };
     let fetch = i64::from(filters.limit) + 1;
     let mut q = Query::new(
-        "SELECT seq, body, stored_ms FROM (SELECT s.seq, s.body, s.stored_ms FROM statements s WHERE 1 = 1",
+        "SELECT seq, body, stored_ms FROM (SELECT s.seq, s.body, s.stored_ms FROM statements s",
     );
-    content_conditions(&mut q, filters, "s");
+    let (joins, conds) = content_conditions(&mut q, filters, "s");
+    q.push(&joins).push(" WHERE 1 = 1").push(&conds);
     own_conditions(&mut q, filters, reach, after);
     let n = q.bind(Param::Int(fetch));
     q.push(&format!(" ORDER BY s.seq {order} LIMIT {n}) direct"));
@@ -273,9 +279,10 @@ pub(crate) async fn find(
         q.push(
             " UNION SELECT seq, body, stored_ms FROM (SELECT DISTINCT s.seq, s.body, s.stored_ms FROM statements s \
              JOIN statement_targets t ON t.statement_seq = s.seq \
-             JOIN statements u ON u.id = t.target_id WHERE 1 = 1",
+             JOIN statements u ON u.id = t.target_id",
         );
-        content_conditions(&mut q, filters, "u");
+        let (joins, conds) = content_conditions(&mut q, filters, "u");
+        q.push(&joins).push(" WHERE 1 = 1").push(&conds);
         own_conditions(&mut q, filters, reach, after);
         let n = q.bind(Param::Int(fetch));
         q.push(&format!(" ORDER BY s.seq {order} LIMIT {n}) referring"));

@@ -333,47 +333,56 @@ pub(crate) async fn record(
     })
 }
 
-/// The agents and activities each statement mentions, for the `agent` and `activity`
-/// filters.
+/// The agents and activities each statement mentions, once per statement, for the `agent`
+/// and `activity` filters.
 async fn insert_mentions(tx: &mut Tx, rows: &[Row]) -> Result<()> {
-    for (table, column, mentions) in [
-        (
-            "statement_agents",
-            "agent_key",
-            rows.iter()
-                .flat_map(|r| r.statement.agents().into_iter().map(move |m| (r.seq, m)))
-                .collect::<Vec<_>>(),
-        ),
-        (
-            "statement_activities",
-            "activity_id",
-            rows.iter()
-                .flat_map(|r| {
-                    r.statement
-                        .activities()
-                        .into_iter()
-                        .map(move |m| (r.seq, m))
-                })
-                .collect::<Vec<_>>(),
-        ),
-    ] {
-        for chunk in mentions.chunks(CHUNK) {
-            let mut q = Query::new(&format!(
-                "INSERT INTO {table} ({column}, statement_seq, relation) VALUES "
-            ));
-            for (i, (seq, m)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.push_list([
-                    Param::Text(m.key.clone()),
-                    Param::Int(*seq),
-                    Param::Text(m.relation.to_string()),
-                ]);
+    let mut agents: Vec<(String, i64, bool)> = Vec::new();
+    let mut activities: Vec<(String, i64)> = Vec::new();
+    for r in rows {
+        // Mentions come sorted by relation; one row per key, direct if any mention is.
+        let mut by_key: Vec<(String, bool)> = Vec::new();
+        for m in r.statement.agents() {
+            match by_key.iter_mut().find(|(k, _)| *k == m.key) {
+                Some((_, direct)) => *direct |= m.is_direct(),
+                None => by_key.push((m.key.clone(), m.is_direct())),
             }
-            q.push(" ON CONFLICT DO NOTHING");
-            q.execute(tx).await?;
         }
+        agents.extend(by_key.into_iter().map(|(k, d)| (k, r.seq, d)));
+        let mut ids: Vec<String> = r
+            .statement
+            .activities()
+            .into_iter()
+            .map(|m| m.key)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        activities.extend(ids.into_iter().map(|id| (id, r.seq)));
+    }
+    for chunk in agents.chunks(CHUNK) {
+        let mut q =
+            Query::new("INSERT INTO statement_agents (agent_key, statement_seq, direct) VALUES ");
+        for (i, (key, seq, direct)) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_list([
+                Param::Text(key.clone()),
+                Param::Int(*seq),
+                Param::Bool(*direct),
+            ]);
+        }
+        q.execute(tx).await?;
+    }
+    for chunk in activities.chunks(CHUNK) {
+        let mut q =
+            Query::new("INSERT INTO statement_activities (activity_id, statement_seq) VALUES ");
+        for (i, (id, seq)) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_list([Param::Text(id.clone()), Param::Int(*seq)]);
+        }
+        q.execute(tx).await?;
     }
     Ok(())
 }
