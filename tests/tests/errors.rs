@@ -507,7 +507,7 @@ impl Chaos {
             let piece: &str = self.pick::<&str>(&pieces);
             s.push_str(piece);
         }
-        if self.next() % 20 == 0 {
+        if self.next().is_multiple_of(20) {
             s.push_str(&"x".repeat(5000));
         }
         s
@@ -533,7 +533,7 @@ impl Chaos {
         ];
         match self.next() % if depth > 3 { 5 } else { 7 } {
             0 => Value::Null,
-            1 => Value::Bool(self.next() % 2 == 0),
+            1 => Value::Bool(self.next().is_multiple_of(2)),
             2 => json!((self.next() as i64).wrapping_sub(i64::MAX / 2)),
             3 => json!(f64::from_bits(self.next() >> 2)),
             4 => Value::String(self.string()),
