@@ -77,7 +77,7 @@ async fn every_service_reports_requests_lag_and_pool_use() {
     assert!(
         value(
             &lrs,
-            r#"http_requests_total{method="GET",route="/xapi/statements",status="200"}"#
+            r#"http_requests_total{method="GET",route="/xapi/{*rest}",status="200"}"#
         )
         .is_some(),
         "{lrs}"
