@@ -17,13 +17,15 @@ use lyceum_testkit::{NatsServer, TestDatabase, http_get};
 
 use crate::{Proc, free_port};
 
-/// A call the server never took: refused as unavailable (new connection refused, stream
-/// refused by GOAWAY) or never sent because the connection closed first (hyper's `Canceled`,
-/// "a pending item was dropped before ever being processed").
+/// A call the server never took: refused as unavailable (connection refused), never sent
+/// because the connection closed first (hyper's `Canceled`: "a pending item was dropped before
+/// ever being processed"), or on a stream above the last one a graceful GOAWAY promised to
+/// process (HTTP/2: such streams were not processed and are safe to retry).
 fn not_accepted(s: &tonic::Status) -> bool {
+    let detail = format!("{s:?}");
     s.code() == tonic::Code::Unavailable
-        || (s.code() == tonic::Code::Cancelled
-            && format!("{s:?}").contains("hyper::Error(Canceled"))
+        || (s.code() == tonic::Code::Cancelled && detail.contains("hyper::Error(Canceled"))
+        || detail.contains("GoAway(b\"\", NO_ERROR, Remote)")
 }
 
 fn course(n: usize) -> pb::CreateCourseRequest {
