@@ -252,7 +252,7 @@ if wants query; then
   stop_lrs
   capture_plans
   psql_q "SELECT pg_size_pretty(pg_database_size('$STORE_DB'))" >"$RESULTS/store-size.txt" || true
-  TIMINGS="$TIMINGS; queries $(( $(now) - T0 )) s"
+  TIMINGS="$TIMINGS; store and queries $(( $(now) - T0 )) s"
 fi
 
 # --- validation (criterion) ----------------------------------------------------------------
