@@ -227,7 +227,7 @@ capture_plans() { # the LRS runs the queries once more with auto_explain logging
     [ -s "$RESULTS/explain/query-$kind.txt" ] || log "no plan captured for $kind"
   done
   stop_lrs
-  echo "explain_how=Captured with auto_explain (log_analyze, log_buffers) while the LRS ran 5 queries of each kind with the benchmark's parameters; shown: the slowest of them. Each request also runs the credentials lookup (xapi_clients by primary key) and MAX(stored_ms) for the consistent-through header (an index-only backward scan of statements_by_stored)." >>"$RESULTS/meta.env"
+  echo "explain_how=Captured with auto_explain (log_analyze, log_buffers) while a freshly started LRS ran 5 queries of each kind with the benchmark's parameters; shown: the slowest page query of each kind. These are the first executions on their connections, so PostgreSQL planned them for their parameter values (custom plans); under sustained load the LRS's prepared statements may switch to generic plans." >>"$RESULTS/meta.env"
 }
 
 if wants query; then

@@ -264,7 +264,7 @@ pub fn section(results: &Path, criterion: Option<&Path>) -> anyhow::Result<Strin
     writeln!(s)?;
     writeln!(
         s,
-        "Each figure is the median of {} runs (the range of all runs in the last column); latencies are per request, client side, in ms.",
+        "Each figure is the median of {} runs (the range of all runs in the last column); latencies are per request, client side, in ms; for queries, statements/s counts the statements returned.",
         get("repeats")
     )?;
     writeln!(s)?;
