@@ -15,7 +15,8 @@
 #
 # Knobs (environment): BENCH_REPEATS (3), BENCH_INGEST_SECONDS (20), BENCH_QUERY_SECONDS (15),
 # BENCH_STORE_SIZE (1000000), BENCH_STORE_DB (lyceum_bench_1m), BENCH_ONLY (space-separated
-# subset of: ingest-postgres ingest-sqlite query validate), BENCH_PG_URL
+# subset of: ingest-postgres ingest-sqlite query validate; a subset writes its section into the
+# run's results directory, not docs/, unless BENCH_WRITE_DOC=1), BENCH_PG_URL
 # (postgres://postgres@127.0.0.1:5432), BENCH_PG_LOG (the server log, for the plans).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -81,6 +82,7 @@ wait_tcp() { # port seconds
 
 # --- build ---------------------------------------------------------------------------------
 T_START=$(now)
+bash deploy/scripts/dev-services.sh   # PostgreSQL running, nats-server installed
 T0=$T_START
 log "building release binaries (lyceum, lyceum-bench)"
 cargo build --release -p lyceum -p lyceum-bench
@@ -287,6 +289,11 @@ libsqlite=$(awk '/^name = "libsqlite3-sys"/ { getline; gsub(/"/, "", $3); print 
   echo "load_after=$(loadavg)"
   echo "timings=$TIMINGS; in all $(( $(now) - T_START )) s"
 } >>"$RESULTS/meta.env"
-"$BENCH_BIN" report --results "$RESULTS" --doc docs/benchmarks.md "${CRITERION_ARGS[@]}"
+# A partial run (BENCH_ONLY) must not replace the full results in the docs.
+DOC=docs/benchmarks.md
+if [ "$ONLY" != "ingest-postgres ingest-sqlite query validate" ] && [ "${BENCH_WRITE_DOC:-0}" != 1 ]; then
+  DOC=$RESULTS/benchmarks.md
+fi
+"$BENCH_BIN" report --results "$RESULTS" --doc "$DOC" "${CRITERION_ARGS[@]}"
 ln -sfn "$RESULTS" "$WORK/results/latest"
-log "done: docs/benchmarks.md (raw results in ${RESULTS#"$ROOT"/})"
+log "done: ${DOC#"$ROOT"/} (raw results in ${RESULTS#"$ROOT"/})"
