@@ -188,6 +188,7 @@ build_store() {
   start_lrs "$PG_URL/$STORE_DB" "postgres-store"
   local t0; t0=$(now)
   bench load --backend postgres --count "$STORE_SIZE" --batch 100 --clients 4 --out "$RESULTS/postgres-load.json" >/dev/null
+  cp "$RESULTS/postgres-load.json" "$WORK/store-load.json"   # reported again while the store is reused
   TIMINGS="$TIMINGS; load of $STORE_SIZE statements $(( $(now) - t0 )) s"
   outbox_drained
   stop_lrs
@@ -238,6 +239,7 @@ if wants query; then
   if store_ready && start_lrs "$PG_URL/$STORE_DB" "postgres-store"; then
     log "reusing the store in $STORE_DB"
     TIMINGS="$TIMINGS; store reused"
+    if [ -f "$WORK/store-load.json" ]; then cp "$WORK/store-load.json" "$RESULTS/postgres-load.json"; fi
   else
     stop_lrs
     build_store
@@ -265,7 +267,8 @@ if wants validate; then
   rm -rf "$ROOT/target/criterion/statements"
   cargo bench -p lyceum-xapi --bench validate -- --warm-up-time 2 --measurement-time 5 --noplot \
     >"$RESULTS/criterion.txt" 2>&1 || { log "criterion failed:"; tail -n 20 "$RESULTS/criterion.txt" >&2; exit 1; }
-  CRITERION_ARGS=(--criterion "$ROOT/target/criterion/statements")
+  cp -r "$ROOT/target/criterion/statements" "$RESULTS/criterion"
+  CRITERION_ARGS=(--criterion "$RESULTS/criterion")
   TIMINGS="$TIMINGS; validation $(( $(now) - T0 )) s"
 fi
 
