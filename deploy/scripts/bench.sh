@@ -101,6 +101,8 @@ LRS_PORT=
 start_lrs() { # database-url label
   LRS_PORT=$(free_port)
   mkdir -p "$WORK/data"
+  local log_from
+  log_from=$(stat -c %s "$WORK/lrs-$2.log" 2>/dev/null || echo 0)
   LYCEUM_DATA_DIR=$WORK/data \
   LYCEUM_PUBLIC_URL=$PUBLIC_URL \
   LYCEUM_NATS_URL=nats://127.0.0.1:$NATS_PORT \
@@ -119,7 +121,8 @@ start_lrs() { # database-url label
     if ! kill -0 "$LRS_PID" 2>/dev/null; then
       wait "$LRS_PID" 2>/dev/null || true
       LRS_PID=
-      log "the LRS ($2) exited; last lines of its log:"; tail -n 5 "$WORK/lrs-$2.log" >&2
+      log "the LRS ($2) exited; its log says:"
+      tail -c +$((log_from + 1)) "$WORK/lrs-$2.log" | grep -v -E '^ +([0-9]+: | at )' | head -n 6 >&2
       return 1
     fi
     sleep 0.1
