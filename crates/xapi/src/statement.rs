@@ -215,7 +215,13 @@ impl Statement {
     /// timestamp as an instant in UTC to the millisecond, UUIDs in lower case and durations
     /// to the hundredth of a second.
     pub fn comparable(&self) -> String {
-        comparable_form(&self.0, &["authority", "stored", "version"])
+        comparable_form(&self.0, &["authority", "stored", "version"], None)
+    }
+
+    /// [`Statement::comparable`] of the statement with `id` given to it when it has none
+    /// (what [`Statement::set_id`] would make), without changing it.
+    pub fn comparable_with_id(&self, id: Uuid) -> String {
+        comparable_form(&self.0, &["authority", "stored", "version"], Some(id))
     }
 
     /// Whether `payload` (a JWS payload: the statement before it was signed) is this
@@ -236,7 +242,7 @@ impl Statement {
         if let Some(Value::Object(sub)) = payload.get_mut("object") {
             contexts_as_arrays(sub);
         }
-        comparable_form(&self.0, &ignore) == comparable_form(&payload, &ignore)
+        comparable_form(&self.0, &ignore, None) == comparable_form(&payload, &ignore, None)
     }
 
     /// Sets what the LRS assigns when storing: `stored`, `authority`, `version` (unless the
@@ -252,6 +258,53 @@ impl Statement {
             self.0
                 .insert("version".into(), Value::String(version.into()));
         }
+    }
+
+    /// The JSON text of the statement as [`Statement::set_id`] (when it has no id) and
+    /// [`Statement::complete`] would make it, without changing or copying it.
+    pub fn stored_json(
+        &self,
+        id: Uuid,
+        stored: OffsetDateTime,
+        authority: &Value,
+        version: &str,
+    ) -> String {
+        let stored = format_millis(stored);
+        let id = (!self.0.contains_key("id")).then(|| id.to_string());
+        let mut fields: Vec<(&str, Field<'_>)> = Vec::with_capacity(self.0.len() + 4);
+        for (k, v) in &self.0 {
+            if !matches!(k.as_str(), "stored" | "authority") {
+                fields.push((k, Field::Json(v)));
+            }
+        }
+        if let Some(id) = &id {
+            fields.push(("id", Field::Text(id)));
+        }
+        if !self.0.contains_key("timestamp") {
+            fields.push(("timestamp", Field::Text(&stored)));
+        }
+        fields.push(("stored", Field::Text(&stored)));
+        fields.push(("authority", Field::Json(authority)));
+        if !self.0.contains_key("version") {
+            fields.push(("version", Field::Text(version)));
+        }
+        // The order of serde_json's map: keys sorted.
+        fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut out = Vec::with_capacity(2048);
+        out.push(b'{');
+        for (i, (k, v)) in fields.into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(&mut out, k);
+            out.push(b':');
+            match v {
+                Field::Json(v) => write_json(&mut out, v),
+                Field::Text(t) => write_str(&mut out, t),
+            }
+        }
+        out.push(b'}');
+        String::from_utf8(out).expect("JSON text is UTF-8")
     }
 
     /// The statement as JSON.
@@ -443,86 +496,122 @@ pub(crate) fn for_each_activity<'a>(
     }
 }
 
-fn comparable_form(s: &Map<String, Value>, ignore: &[&str]) -> String {
-    let mut map = s.clone();
-    for key in ignore {
-        map.remove(*key);
-    }
-    if let Some(Value::String(text)) = map.get("timestamp")
-        && let Some(t) = datatypes::parse_timestamp(text)
-    {
-        let t = format_millis(t.at);
-        map.insert("timestamp".into(), Value::String(t));
-    }
-    let mut value = Value::Object(map);
-    normalize_for_comparison(&mut value, "");
-    let mut out = String::new();
-    canonical(&value, &mut out);
-    out
+/// A top-level property written by [`Statement::stored_json`].
+enum Field<'a> {
+    Json(&'a Value),
+    Text(&'a str),
 }
 
-/// Lower-cases what the specification compares without case (UUIDs, SHA-1 sums) and cuts
-/// durations to hundredths of a second.
-fn normalize_for_comparison(v: &mut Value, key: &str) {
+/// Writes `text` as a JSON string (serde_json's escaping).
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    serde_json::to_writer(out, text).expect("writing to a Vec cannot fail");
+}
+
+/// Writes `v` as compact JSON (serde_json's output).
+fn write_json(out: &mut Vec<u8>, v: &Value) {
+    serde_json::to_writer(out, v).expect("writing to a Vec cannot fail");
+}
+
+/// The comparable form of `s` without the `ignore` keys, with `id` added when `s` has none:
+/// canonical JSON (keys sorted, no spaces) of the normalised statement, written in one pass
+/// from the borrowed map (serde_json's maps keep their keys sorted).
+fn comparable_form(s: &Map<String, Value>, ignore: &[&str], id: Option<Uuid>) -> String {
+    let mut out = Vec::with_capacity(1536);
+    let mut added_id = id
+        .filter(|_| !s.contains_key("id"))
+        .map(|id| id.to_string());
+    out.push(b'{');
+    let mut first = true;
+    let mut key = |out: &mut Vec<u8>, k: &str| {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        write_str(out, k);
+        out.push(b':');
+    };
+    for (k, v) in s {
+        if let Some(id) = added_id.as_deref()
+            && k.as_str() > "id"
+        {
+            key(&mut out, "id");
+            write_str(&mut out, id);
+            added_id = None;
+        }
+        if ignore.contains(&k.as_str()) {
+            continue;
+        }
+        key(&mut out, k);
+        if k == "timestamp"
+            && let Value::String(text) = v
+            && let Some(t) = datatypes::parse_timestamp(text)
+        {
+            write_str(&mut out, &format_millis(t.at));
+        } else {
+            comparable_value(&mut out, v, k, true);
+        }
+    }
+    if let Some(id) = added_id {
+        key(&mut out, "id");
+        write_str(&mut out, &id);
+    }
+    out.push(b'}');
+    String::from_utf8(out).expect("JSON text is UTF-8")
+}
+
+/// Writes `v`, the value of `key`, canonically; with `normalize`, lower-cases what the
+/// specification compares without case (UUIDs, SHA sums) and cuts durations to hundredths of
+/// a second. Nothing inside `extensions` is normalised.
+fn comparable_value(out: &mut Vec<u8>, v: &Value, key: &str, normalize: bool) {
     match v {
         Value::Object(map) => {
-            if key == "extensions" {
-                return;
+            let normalize = normalize && key != "extensions";
+            out.push(b'{');
+            for (i, (k, child)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, k);
+                out.push(b':');
+                comparable_value(out, child, k, normalize);
             }
-            for (k, child) in map.iter_mut() {
-                normalize_for_comparison(child, k);
-            }
+            out.push(b'}');
         }
         Value::Array(list) => {
-            for child in list {
-                normalize_for_comparison(child, key);
+            let normalize = normalize && key != "extensions";
+            out.push(b'[');
+            for (i, child) in list.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                comparable_value(out, child, key, normalize);
             }
+            out.push(b']');
         }
-        Value::String(text) => match key {
+        Value::String(text) if normalize => match key {
             "id" | "registration" if datatypes::parse_uuid(text).is_some() => {
-                *text = text.to_ascii_lowercase();
+                write_lower(out, text);
             }
-            "mbox_sha1sum" | "sha2" => *text = text.to_ascii_lowercase(),
-            "duration" => *text = comparable_duration(text),
-            _ => {}
+            "mbox_sha1sum" | "sha2" => write_lower(out, text),
+            "duration" => write_str(out, &comparable_duration(text)),
+            _ => write_str(out, text),
         },
-        _ => {}
-    }
-}
-
-/// Writes `v` with object keys sorted and no insignificant whitespace.
-fn canonical(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                canonical(&map[k], out);
-            }
-            out.push('}');
-        }
-        Value::Array(list) => {
-            out.push('[');
-            for (i, item) in list.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical(item, out);
-            }
-            out.push(']');
-        }
         Value::Number(n) => match n.as_f64() {
             // 1 and 1.0 are the same number.
-            Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => out.push_str(&(f as i64).to_string()),
-            _ => out.push_str(&n.to_string()),
+            Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
+                serde_json::to_writer(out, &(f as i64)).expect("writing to a Vec cannot fail")
+            }
+            _ => write_json(out, v),
         },
-        scalar => out.push_str(&scalar.to_string()),
+        other => write_json(out, other),
+    }
+}
+
+fn write_lower(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        write_str(out, &text.to_ascii_lowercase());
+    } else {
+        write_str(out, text);
     }
 }
 
@@ -687,6 +776,164 @@ mod tests {
         assert_eq!(s.as_value()["stored"], "2024-05-01T12:00:00.120Z");
         assert_eq!(s.as_value()["timestamp"], "2024-05-01T12:00:00.120Z");
         assert_eq!(s.version(), Some("1.0.3"));
+    }
+
+    /// The comparable form as it was first written (clone, normalise, then `Display` of each
+    /// key and scalar): the one-pass writer must give the same text.
+    fn reference_form(s: &Map<String, Value>, ignore: &[&str]) -> String {
+        fn normalize(v: &mut Value, key: &str) {
+            match v {
+                Value::Object(map) => {
+                    if key == "extensions" {
+                        return;
+                    }
+                    for (k, child) in map.iter_mut() {
+                        normalize(child, k);
+                    }
+                }
+                Value::Array(list) => {
+                    for child in list {
+                        normalize(child, key);
+                    }
+                }
+                Value::String(text) => match key {
+                    "id" | "registration" if datatypes::parse_uuid(text).is_some() => {
+                        *text = text.to_ascii_lowercase();
+                    }
+                    "mbox_sha1sum" | "sha2" => *text = text.to_ascii_lowercase(),
+                    "duration" => *text = comparable_duration(text),
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        fn canonical(v: &Value, out: &mut String) {
+            match v {
+                Value::Object(map) => {
+                    let mut keys: Vec<&String> = map.keys().collect();
+                    keys.sort();
+                    out.push('{');
+                    for (i, k) in keys.into_iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        out.push_str(&Value::String(k.clone()).to_string());
+                        out.push(':');
+                        canonical(&map[k], out);
+                    }
+                    out.push('}');
+                }
+                Value::Array(list) => {
+                    out.push('[');
+                    for (i, item) in list.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        canonical(item, out);
+                    }
+                    out.push(']');
+                }
+                Value::Number(n) => match n.as_f64() {
+                    Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
+                        out.push_str(&(f as i64).to_string())
+                    }
+                    _ => out.push_str(&n.to_string()),
+                },
+                scalar => out.push_str(&scalar.to_string()),
+            }
+        }
+        let mut map = s.clone();
+        for key in ignore {
+            map.remove(*key);
+        }
+        if let Some(Value::String(text)) = map.get("timestamp")
+            && let Some(t) = datatypes::parse_timestamp(text)
+        {
+            map.insert("timestamp".into(), Value::String(format_millis(t.at)));
+        }
+        let mut value = Value::Object(map);
+        normalize(&mut value, "");
+        let mut out = String::new();
+        canonical(&value, &mut out);
+        out
+    }
+
+    /// Statements of the benchmark, and variants with what normalisation changes.
+    fn samples() -> Vec<Statement> {
+        let mut out = Vec::new();
+        for line in include_str!("../benches/statements.jsonl").lines() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: Value = serde_json::from_str(line).unwrap();
+            out.push(statement(v.clone()));
+            let mut w = v.clone();
+            let o = w.as_object_mut().unwrap();
+            if let Some(Value::String(id)) = o.get_mut("id") {
+                *id = id.to_ascii_uppercase();
+            } else {
+                o.insert("id".into(), json!("6690E6C9-3EF0-4ED3-8B37-7F3964730BEE"));
+            }
+            o.insert("result".into(), json!({
+                "duration": "PT1H2M3.4567S", "success": true,
+                "score": {"raw": 1.0, "min": -0.0, "max": 1e14, "scaled": 0.5},
+                "extensions": {"http://example.com/x": {"id": "6690E6C9-3EF0-4ED3-8B37-7F3964730BEE",
+                    "big": 12345678901234567890u64, "f": 1e20, "neg": -3, "s": "a\"b\\c\u{1}\u{7f}é"}}
+            }));
+            o.insert(
+                "attachments".into(),
+                json!([{"usageType": "http://example.com/u",
+                "display": {"en-US": "x"}, "contentType": "text/plain", "length": 3,
+                "sha2": "ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789"}]),
+            );
+            o.remove("timestamp");
+            out.push(statement(w));
+        }
+        out
+    }
+
+    #[test]
+    fn the_one_pass_comparable_form_is_the_reference_form() {
+        let samples = samples();
+        assert!(samples.len() > 100);
+        for s in &samples {
+            let ignore = ["authority", "stored", "version"];
+            assert_eq!(s.comparable(), reference_form(&s.0, &ignore));
+            for ignore in [
+                &["authority", "stored", "version", "attachments", "id"][..],
+                &[],
+            ] {
+                assert_eq!(
+                    comparable_form(&s.0, ignore, None),
+                    reference_form(&s.0, ignore)
+                );
+            }
+            let id = Uuid::now_v7();
+            let mut with_id = s.clone();
+            if with_id.id().is_none() {
+                with_id.set_id(id);
+            }
+            assert_eq!(s.comparable_with_id(id), with_id.comparable());
+        }
+    }
+
+    #[test]
+    fn stored_json_is_what_complete_makes() {
+        let authority = json!({"objectType": "Agent", "name": "LRS \"x\"",
+            "account": {"homePage": "http://lyceum.test", "name": "client"}});
+        let at = OffsetDateTime::from_unix_timestamp_nanos(1_714_564_800_120_000_000).unwrap();
+        for s in samples() {
+            let id = Uuid::now_v7();
+            let mut completed = s.clone();
+            if completed.id().is_none() {
+                completed.set_id(id);
+            }
+            completed.complete(at, authority.clone(), "2.0.0");
+            assert_eq!(
+                s.stored_json(id, at, &authority, "2.0.0"),
+                completed.to_json()
+            );
+        }
     }
 
     #[test]
