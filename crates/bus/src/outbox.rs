@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use lyceum_store::{Store, StoreError, Tx, on_tx};
+use lyceum_store::{Store, StoreError, Tx};
 use lyceum_telemetry::HeaderCarrier;
 use prost::Message;
 use sqlx::types::Json;
@@ -76,8 +76,13 @@ struct Row {
     headers: Json<HeaderCarrier>,
 }
 
-const INSERT: &str = "INSERT INTO outbox (id, subject, envelope, headers, created_at) \
-                      VALUES ($1, $2, $3, $4, $5)";
+/// One statement for any number of events on PostgreSQL (one array per column).
+const INSERT_PG: &str = "INSERT INTO outbox (id, subject, envelope, headers, created_at) \
+                         SELECT e.id, e.subject, e.envelope, $4, $5 \
+                         FROM UNNEST($1::uuid[], $2::text[], $3::bytea[]) AS e (id, subject, envelope)";
+
+/// Events per multi-row statement on SQLite (3 parameters each, far below its limit).
+const SQLITE_CHUNK: usize = 1000;
 
 impl Outbox {
     /// An outbox over a service's store, relaying to `bus`.
@@ -93,19 +98,52 @@ impl Outbox {
     /// Writes events in the caller's transaction, with the current trace context. Call
     /// [`Outbox::notify`] after the commit so the relay publishes them at once.
     pub async fn enqueue(tx: &mut Tx, events: &[NewEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
         let headers = Json(lyceum_telemetry::inject_current());
         let now = OffsetDateTime::now_utc();
-        for event in events {
-            let envelope = event.envelope.encode_to_vec();
-            on_tx!(tx, |conn| sqlx::query(INSERT)
-                .bind(event.id())
-                .bind(&event.envelope.r#type)
-                .bind(&envelope)
-                .bind(&headers)
-                .bind(now)
-                .execute(conn)
-                .await
-                .map(|_| ()))?;
+        match tx {
+            Tx::Postgres(t) => {
+                let ids: Vec<Uuid> = events.iter().map(NewEvent::id).collect();
+                let subjects: Vec<&str> =
+                    events.iter().map(|e| e.envelope.r#type.as_str()).collect();
+                let envelopes: Vec<Vec<u8>> =
+                    events.iter().map(|e| e.envelope.encode_to_vec()).collect();
+                sqlx::query(INSERT_PG)
+                    .bind(ids)
+                    .bind(subjects)
+                    .bind(envelopes)
+                    .bind(&headers)
+                    .bind(now)
+                    .execute(&mut **t)
+                    .await?;
+            }
+            Tx::Sqlite(t) => {
+                for chunk in events.chunks(SQLITE_CHUNK) {
+                    // The shared values are $1 and $2; each event adds three.
+                    let mut sql = String::from(
+                        "INSERT INTO outbox (id, subject, envelope, headers, created_at) VALUES ",
+                    );
+                    for i in 0..chunk.len() {
+                        if i > 0 {
+                            sql.push_str(", ");
+                        }
+                        let n = 3 + 3 * i;
+                        sql.push_str(&format!("(${n}, ${}, ${}, $1, $2)", n + 1, n + 2));
+                    }
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(&headers)
+                        .bind(now);
+                    for event in chunk {
+                        q = q
+                            .bind(event.id())
+                            .bind(event.envelope.r#type.as_str())
+                            .bind(event.envelope.encode_to_vec());
+                    }
+                    q.execute(&mut **t).await?;
+                }
+            }
         }
         Ok(())
     }

@@ -157,9 +157,9 @@ pub(crate) fn check(statements: &[(String, Statement)], parts: &[Part]) -> Resul
 }
 
 /// Stores attachment content (once per digest).
-pub(crate) async fn store(tx: &mut Tx, parts: &[Part], stored_at: OffsetDateTime) -> Result<()> {
+pub(crate) async fn store(tx: &mut Tx, parts: &[&Part], stored_at: OffsetDateTime) -> Result<()> {
     let mut unique: Vec<&Part> = Vec::new();
-    for p in parts {
+    for &p in parts {
         if !unique.iter().any(|u| u.sha2 == p.sha2) {
             unique.push(p);
         }

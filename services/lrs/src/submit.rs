@@ -50,7 +50,7 @@ impl EventHandler for SubmitHandler {
         // Held until the inbox commits this batch (the handler returns first), so the
         // consistency bound may be a moment early for bus statements; see `consistency`.
         let guard = self.consistency.begin_write();
-        match record::record(tx, &self.identity, write, guard.stored).await {
+        match record::record(tx, &self.identity, &[&write], guard.stored).await {
             Ok(r) => {
                 if r.stored > 0 {
                     tracing::debug!(statement = %r.ids[0], source = %event.source, "submitted statement stored");

@@ -10,8 +10,6 @@ CREATE TABLE statements (
     body                TEXT NOT NULL,
     -- SHA-256 of the statement's comparable form: same id + same digest = the same statement.
     content_sha256      BYTEA NOT NULL,
-    -- Canonical agent key of the actor (NULL for an anonymous group).
-    actor_key           TEXT,
     -- The actor's person id when the actor is a platform account.
     person_id           UUID,
     verb_id             TEXT NOT NULL,
@@ -28,15 +26,20 @@ CREATE TABLE statements (
     -- Whether the statement voids another (its verb is http://adlnet.gov/expapi/verbs/voided).
     voiding             BOOLEAN NOT NULL DEFAULT FALSE
 );
-CREATE INDEX statements_by_actor ON statements (actor_key, seq);
-CREATE INDEX statements_by_person ON statements (person_id, seq);
-CREATE INDEX statements_by_person_time ON statements (person_id, timestamp_ms);
+-- Only what a query reads is indexed: every index costs each insert. The agent and
+-- related-activity filters read the mention tables below, the summary and learners' own
+-- statements read `person_id`.
+CREATE INDEX statements_by_person_time ON statements (person_id, timestamp_ms) WHERE person_id IS NOT NULL;
 CREATE INDEX statements_by_verb ON statements (verb_id, seq);
 CREATE INDEX statements_by_activity ON statements (object_activity_id, seq);
 CREATE INDEX statements_by_registration ON statements (registration, seq);
-CREATE INDEX statements_by_authority ON statements (authority_key, seq);
-CREATE INDEX statements_by_target ON statements (object_statement_id);
 CREATE INDEX statements_by_stored ON statements (stored_ms);
+-- Voiding statements by target: a statement that arrives after its voiding statement.
+CREATE INDEX statements_voiding ON statements (object_statement_id) WHERE voiding = TRUE;
+
+-- The tables below hold rows derived from `statements`, written in the transaction that
+-- stores the statement; statements are never deleted, so they carry no foreign keys (a
+-- foreign-key check per mention row would cost more than the row).
 
 -- Every identified agent a statement mentions (actor, object, members of either, authority,
 -- instructor, team, context agents and groups, inside a SubStatement), once per statement.
@@ -45,7 +48,7 @@ CREATE INDEX statements_by_stored ON statements (stored_ms);
 -- order and stop after a page.
 CREATE TABLE statement_agents (
     agent_key      TEXT NOT NULL,
-    statement_seq  BIGINT NOT NULL REFERENCES statements (seq),
+    statement_seq  BIGINT NOT NULL,
     direct         BOOLEAN NOT NULL,
     PRIMARY KEY (agent_key, statement_seq)
 );
@@ -56,7 +59,7 @@ CREATE INDEX statement_agents_direct ON statement_agents (agent_key, statement_s
 -- `statements.object_activity_id`).
 CREATE TABLE statement_activities (
     activity_id    TEXT NOT NULL,
-    statement_seq  BIGINT NOT NULL REFERENCES statements (seq),
+    statement_seq  BIGINT NOT NULL,
     PRIMARY KEY (activity_id, statement_seq)
 );
 
@@ -64,11 +67,23 @@ CREATE TABLE statement_activities (
 -- StatementRefs: a query's filters also match a statement whose target matches them.
 -- Kept transitively closed as statements arrive in any order.
 CREATE TABLE statement_targets (
-    statement_seq  BIGINT NOT NULL REFERENCES statements (seq),
+    statement_seq  BIGINT NOT NULL,
     target_id      UUID NOT NULL,
     PRIMARY KEY (statement_seq, target_id)
 );
 CREATE INDEX statement_targets_by_target ON statement_targets (target_id);
+
+-- What the stored targets of a StatementRef statement say, keyed like the filters, so the
+-- "statements that target a match" branch of a query is an ordered index scan too. `kind`:
+-- 1 agent as actor, object or member; 2 any agent; 3 object activity; 4 any activity;
+-- 5 verb; 6 registration (lower-case UUID text). Filled when the referring statement or a
+-- target arrives, whichever is last.
+CREATE TABLE statement_ref_keys (
+    kind           SMALLINT NOT NULL,
+    key            TEXT NOT NULL,
+    statement_seq  BIGINT NOT NULL,
+    PRIMARY KEY (kind, key, statement_seq)
+);
 
 -- Attachment content, by SHA-2 digest (hex, lower case): several statements may share one.
 CREATE TABLE attachments (

@@ -4,7 +4,9 @@
 //! Filters other than time and page (agent, verb, activity, registration) also match a
 //! statement whose StatementRef target matches them, through any chain of StatementRefs
 //! (xAPI Data 2.5 "Filter Conditions for StatementRefs"): a second branch of the query reads
-//! `statement_targets`. Cursors carry the filters and the last `seq`, so a `more` link stays
+//! `statement_ref_keys`, what the targets of StatementRef statements say. Both branches walk
+//! an index in `seq` order and stop after a page, so their plans do not depend on how many
+//! statements match. Cursors carry the filters and the last `seq`, so a `more` link stays
 //! valid for as long as the statements exist.
 
 use base64::Engine;
@@ -114,13 +116,6 @@ impl Filters {
             Format::Canonical => 2,
         };
     }
-
-    fn matches_by_content(&self) -> bool {
-        self.agent.is_some()
-            || self.verb.is_some()
-            || self.activity.is_some()
-            || self.registration.is_some()
-    }
 }
 
 /// Parses an IRI filter (`verb`, `activity`).
@@ -181,14 +176,38 @@ struct PageRow {
     stored_ms: i64,
 }
 
+/// Kinds of `statement_ref_keys` rows: what the stored targets of a StatementRef statement
+/// say, keyed like the filters (see the migration).
+pub(crate) mod ref_kind {
+    /// An agent as actor or object, or a member of the group that is.
+    pub const AGENT_DIRECT: i16 = 1;
+    /// Any agent the statement mentions.
+    pub const AGENT_ANY: i16 = 2;
+    /// The object activity.
+    pub const ACTIVITY_OBJECT: i16 = 3;
+    /// Any activity the statement mentions.
+    pub const ACTIVITY_ANY: i16 = 4;
+    /// The verb.
+    pub const VERB: i16 = 5;
+    /// The registration, as lower-case UUID text.
+    pub const REGISTRATION: i16 = 6;
+}
+
 /// The joins and conditions on what a statement says (agent, verb, activity, registration)
-/// for the statement aliased `t`. Agent and related-activity filters are joins on tables with
-/// one row per statement, so the database can walk their indexes in `seq` order and stop
-/// after a page.
-fn content_conditions(q: &mut Query, f: &Filters, t: &str) -> (String, String) {
+/// for the statement aliased `t`, leaving out the filter `skip` (the one the query is driven
+/// by). Agent and related-activity filters are joins on tables with one row per statement
+/// and mention, so they never multiply rows.
+fn content_conditions(
+    q: &mut Query,
+    f: &Filters,
+    t: &str,
+    skip: Option<Driver>,
+) -> (String, String) {
     let mut joins = String::new();
     let mut conds = String::new();
-    if let Some(agent) = &f.agent {
+    if let Some(agent) = &f.agent
+        && skip != Some(Driver::Agent)
+    {
         let n = q.bind(Param::Text(agent.clone()));
         let direct = if f.related_agents {
             ""
@@ -199,7 +218,9 @@ fn content_conditions(q: &mut Query, f: &Filters, t: &str) -> (String, String) {
             " JOIN statement_agents ma ON ma.statement_seq = {t}.seq AND ma.agent_key = {n}{direct}"
         ));
     }
-    if let Some(activity) = &f.activity {
+    if let Some(activity) = &f.activity
+        && skip != Some(Driver::Activity)
+    {
         let n = q.bind(Param::Text(activity.clone()));
         if f.related_activities {
             joins.push_str(&format!(
@@ -220,9 +241,57 @@ fn content_conditions(q: &mut Query, f: &Filters, t: &str) -> (String, String) {
     (joins, conds)
 }
 
-/// Adds the conditions on the returned statement itself (aliased `s`): not voided, the
-/// caller's reach, time window, page position.
-fn own_conditions(q: &mut Query, f: &Filters, reach: &Reach, after: Option<i64>) {
+/// The filter whose index a branch of the query walks in `seq` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Driver {
+    Agent,
+    Activity,
+    Registration,
+    Verb,
+}
+
+impl Filters {
+    /// The most selective filter there is, for the branch of statements that target a match.
+    fn referring_driver(&self) -> Option<(Driver, i16, String)> {
+        if let Some(a) = &self.agent {
+            let kind = if self.related_agents {
+                ref_kind::AGENT_ANY
+            } else {
+                ref_kind::AGENT_DIRECT
+            };
+            Some((Driver::Agent, kind, a.clone()))
+        } else if let Some(a) = &self.activity {
+            let kind = if self.related_activities {
+                ref_kind::ACTIVITY_ANY
+            } else {
+                ref_kind::ACTIVITY_OBJECT
+            };
+            Some((Driver::Activity, kind, a.clone()))
+        } else if let Some(r) = self.registration {
+            Some((Driver::Registration, ref_kind::REGISTRATION, r.to_string()))
+        } else {
+            self.verb.clone().map(|v| (Driver::Verb, ref_kind::VERB, v))
+        }
+    }
+
+    /// How many of the content filters are set.
+    fn content_filters(&self) -> usize {
+        [
+            self.agent.is_some(),
+            self.activity.is_some(),
+            self.registration.is_some(),
+            self.verb.is_some(),
+        ]
+        .into_iter()
+        .filter(|b| *b)
+        .count()
+    }
+}
+
+/// Adds the conditions on the returned statement itself (aliased `s`, its `seq` also readable
+/// as `seq`, the column the branch is ordered by): not voided, the caller's reach, time window,
+/// page position.
+fn own_conditions(q: &mut Query, f: &Filters, reach: &Reach, after: Option<i64>, seq: &str) {
     q.push(" AND s.voided = FALSE");
     match reach {
         Reach::All => {}
@@ -246,8 +315,77 @@ fn own_conditions(q: &mut Query, f: &Filters, reach: &Reach, after: Option<i64>)
     if let Some(after) = after {
         let n = q.bind(Param::Int(after));
         let op = if f.ascending { ">" } else { "<" };
-        q.push(&format!(" AND s.seq {op} {n}"));
+        q.push(&format!(" AND {seq} {op} {n}"));
     }
+}
+
+/// The statements that match the filters themselves, newest (or oldest) first. An agent or
+/// related-activity filter drives the query from its mention table, whose index is in `seq`
+/// order: the database reads one page of it and stops, whatever the parameters.
+fn direct_branch(q: &mut Query, f: &Filters, reach: &Reach, after: Option<i64>, order: &str) {
+    let (from, driver, seq) = if let Some(agent) = &f.agent {
+        let n = q.bind(Param::Text(agent.clone()));
+        let direct = if f.related_agents {
+            ""
+        } else {
+            " AND ma.direct = TRUE"
+        };
+        (
+            format!(
+                "statement_agents ma JOIN statements s ON s.seq = ma.statement_seq \
+                 AND ma.agent_key = {n}{direct}"
+            ),
+            Some(Driver::Agent),
+            "ma.statement_seq",
+        )
+    } else if let (Some(activity), true) = (&f.activity, f.related_activities) {
+        let n = q.bind(Param::Text(activity.clone()));
+        (
+            format!(
+                "statement_activities mc JOIN statements s ON s.seq = mc.statement_seq \
+                 AND mc.activity_id = {n}"
+            ),
+            Some(Driver::Activity),
+            "mc.statement_seq",
+        )
+    } else {
+        ("statements s".to_string(), None, "s.seq")
+    };
+    let (joins, conds) = content_conditions(q, f, "s", driver);
+    q.push(&format!(
+        "SELECT s.seq, s.body, s.stored_ms FROM {from}{joins} WHERE 1 = 1{conds}"
+    ));
+    own_conditions(q, f, reach, after, seq);
+    let n = q.bind(Param::Int(i64::from(f.limit) + 1));
+    q.push(&format!(" ORDER BY {seq} {order} LIMIT {n}"));
+}
+
+/// The statements whose StatementRef target (through any chain) matches the filters, from
+/// `statement_ref_keys` in `seq` order. With one content filter the key rows are exact; with
+/// more, each candidate is checked against its targets (one target must match them all).
+fn referring_branch(
+    q: &mut Query,
+    f: &Filters,
+    reach: &Reach,
+    after: Option<i64>,
+    order: &str,
+    (kind, key): (i16, String),
+) {
+    let n = q.bind(Param::Text(key));
+    q.push(&format!(
+        "SELECT s.seq, s.body, s.stored_ms FROM statement_ref_keys k \
+         JOIN statements s ON s.seq = k.statement_seq WHERE k.kind = {kind} AND k.key = {n}"
+    ));
+    if f.content_filters() > 1 {
+        let (joins, conds) = content_conditions(q, f, "u", None);
+        q.push(&format!(
+            " AND EXISTS (SELECT 1 FROM statement_targets t \
+             JOIN statements u ON u.id = t.target_id{joins} WHERE t.statement_seq = s.seq{conds})"
+        ));
+    }
+    own_conditions(q, f, reach, after, "k.statement_seq");
+    let n = q.bind(Param::Int(i64::from(f.limit) + 1));
+    q.push(&format!(" ORDER BY k.statement_seq {order} LIMIT {n}"));
 }
 
 /// One page of statements matching `filters` that `reach` lets the caller see, after the
@@ -266,31 +404,19 @@ pub(crate) async fn find(
         );
     }
     let order = if filters.ascending { "ASC" } else { "DESC" };
-    let fetch = i64::from(filters.limit) + 1;
-    let mut q = Query::new(
-        "SELECT seq, body, stored_ms FROM (SELECT s.seq, s.body, s.stored_ms FROM statements s",
-    );
-    let (joins, conds) = content_conditions(&mut q, filters, "s");
-    q.push(&joins).push(" WHERE 1 = 1").push(&conds);
-    own_conditions(&mut q, filters, reach, after);
-    let n = q.bind(Param::Int(fetch));
-    q.push(&format!(" ORDER BY s.seq {order} LIMIT {n}) direct"));
-    if filters.matches_by_content() {
-        q.push(
-            " UNION SELECT seq, body, stored_ms FROM (SELECT DISTINCT s.seq, s.body, s.stored_ms FROM statements s \
-             JOIN statement_targets t ON t.statement_seq = s.seq \
-             JOIN statements u ON u.id = t.target_id",
-        );
-        let (joins, conds) = content_conditions(&mut q, filters, "u");
-        q.push(&joins).push(" WHERE 1 = 1").push(&conds);
-        own_conditions(&mut q, filters, reach, after);
-        let n = q.bind(Param::Int(fetch));
-        q.push(&format!(" ORDER BY s.seq {order} LIMIT {n}) referring"));
+    let mut q = Query::new("SELECT seq, body, stored_ms FROM (");
+    direct_branch(&mut q, filters, reach, after, order);
+    q.push(") direct");
+    if let Some((_, kind, key)) = filters.referring_driver() {
+        q.push(" UNION ALL SELECT seq, body, stored_ms FROM (");
+        referring_branch(&mut q, filters, reach, after, order, (kind, key));
+        q.push(") referring");
     }
-    let n = q.bind(Param::Int(fetch));
-    q.push(&format!(" ORDER BY seq {order} LIMIT {n}"));
+    q.push(&format!(" ORDER BY seq {order}"));
 
     let mut rows: Vec<PageRow> = q.fetch_all_pool(store).await?;
+    // A statement can match itself and through a target: once is enough.
+    rows.dedup_by_key(|r| r.seq);
     let more = if rows.len() > filters.limit as usize {
         rows.truncate(filters.limit as usize);
         rows.last().map(|r| encode_more(filters, r.seq))

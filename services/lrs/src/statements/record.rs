@@ -23,7 +23,8 @@ use crate::access::Caller;
 use crate::activities;
 use crate::attachments::{self, Part};
 use crate::error::{LrsError, Result};
-use crate::sql::{CHUNK, Param, Query};
+use crate::sql::{CHUNK, Insert, Param, Query, fetch_in, fetch_in_seqs};
+use crate::statements::query::ref_kind;
 
 /// Key of the PostgreSQL advisory lock writers hold, so `seq` order is commit order.
 const WRITE_LOCK: i64 = 0x4c52_5301;
@@ -90,15 +91,18 @@ pub(crate) struct Recorded {
 }
 
 /// One statement on its way into the table.
-struct Row {
+struct Row<'a> {
     id: Uuid,
-    statement: Statement,
-    authority: Arc<Value>,
-    version: XapiVersion,
-    define: bool,
+    incoming: &'a Incoming,
     digest: Vec<u8>,
     voided: bool,
     seq: i64,
+}
+
+impl Row<'_> {
+    fn statement(&self) -> &Statement {
+        &self.incoming.statement
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -130,37 +134,38 @@ struct Voider {
     object_statement_id: Option<Uuid>,
 }
 
-/// Records statements inside `tx`, stored at `stored_at`.
+const INSERT_STATEMENTS: &str = "INSERT INTO statements (id, body, content_sha256, person_id, \
+    verb_id, object_activity_id, object_statement_id, registration, authority_key, timestamp_ms, \
+    stored_ms, version, voided, voiding)";
+const STATEMENT_TYPES: &[&str] = &[
+    "uuid", "text", "bytea", "uuid", "text", "text", "uuid", "uuid", "text", "int8", "int8",
+    "text", "bool", "bool",
+];
+
+/// Records the statements of `writes` (all or nothing, in order) inside `tx`, stored at
+/// `stored_at`. The statements are read, not copied: a failed joint write can be retried
+/// request by request from the same values.
 pub(crate) async fn record(
     tx: &mut Tx,
     identity: &Identity,
-    write: Write,
+    writes: &[&Write],
     stored_at: OffsetDateTime,
 ) -> Result<Recorded> {
-    let Write {
-        statements,
-        attachments: parts,
-    } = write;
-    let mut seen: HashMap<Uuid, String> = HashMap::new();
-    let mut rows = Vec::with_capacity(statements.len());
-    let mut ids = Vec::with_capacity(statements.len());
-    for Incoming {
-        field,
-        statement: mut s,
-        authority,
-        version,
-        define,
-    } in statements
-    {
-        let id = match s.id() {
-            Some(id) => id,
+    let count: usize = writes.iter().map(|w| w.len()).sum();
+    let mut seen: HashMap<Uuid, &str> = HashMap::with_capacity(count);
+    let mut rows = Vec::with_capacity(count);
+    let mut ids = Vec::with_capacity(count);
+    for incoming in writes.iter().flat_map(|w| &w.statements) {
+        let s = &incoming.statement;
+        let (id, digest) = match s.id() {
+            Some(id) => (id, Sha256::digest(s.comparable().as_bytes())),
             None => {
                 let id = Uuid::now_v7();
-                s.set_id(id);
-                id
+                (id, Sha256::digest(s.comparable_with_id(id).as_bytes()))
             }
         };
-        if let Some(first) = seen.insert(id, field.clone()) {
+        let field = incoming.field.as_str();
+        if let Some(first) = seen.insert(id, field) {
             let at = if field.is_empty() {
                 "id".to_string()
             } else {
@@ -173,14 +178,10 @@ pub(crate) async fn record(
             .into());
         }
         ids.push(id);
-        let digest = Sha256::digest(s.comparable().as_bytes()).to_vec();
         rows.push(Row {
             id,
-            statement: s,
-            authority,
-            version,
-            define,
-            digest,
+            incoming,
+            digest: digest.to_vec(),
             voided: false,
             seq: 0,
         });
@@ -199,12 +200,14 @@ pub(crate) async fn record(
 
     // Known ids: the same statement again is a no-op, other content a conflict.
     let mut existing: HashMap<Uuid, Vec<u8>> = HashMap::new();
-    for chunk in rows.chunks(CHUNK) {
-        let mut q = Query::new("SELECT id, content_sha256 FROM statements WHERE id IN ");
-        q.push_list(chunk.iter().map(|r| Param::Uuid(r.id)));
-        for e in q.fetch_all::<Existing>(tx).await? {
-            existing.insert(e.id, e.content_sha256);
-        }
+    for e in fetch_in::<Existing>(
+        tx,
+        "SELECT id, content_sha256 FROM statements WHERE id",
+        &ids,
+    )
+    .await?
+    {
+        existing.insert(e.id, e.content_sha256);
     }
     let mut new_rows = Vec::with_capacity(rows.len());
     for row in rows {
@@ -219,79 +222,83 @@ pub(crate) async fn record(
         return Ok(Recorded { ids, stored: 0 });
     }
 
+    let parts: Vec<&Part> = writes.iter().flat_map(|w| &w.attachments).collect();
     attachments::store(tx, &parts, stored_at).await?;
 
     // Voiding. A statement is voided when a voiding statement targets it, whichever arrives
     // first; voiding statements themselves cannot be voided.
     let voiding_targets: HashSet<Uuid> = rows
         .iter()
-        .filter_map(|r| r.statement.voided_target())
+        .filter_map(|r| r.statement().voided_target())
         .collect();
-    let mut voided_before: HashSet<Uuid> = HashSet::new();
-    for chunk in rows.chunks(CHUNK) {
-        let mut q = Query::new(
-            "SELECT object_statement_id FROM statements WHERE voiding = TRUE AND object_statement_id IN ",
-        );
-        q.push_list(chunk.iter().map(|r| Param::Uuid(r.id)));
-        for v in q.fetch_all::<Voider>(tx).await? {
-            voided_before.extend(v.object_statement_id);
-        }
-    }
+    let new_ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let voided_before: HashSet<Uuid> = fetch_in::<Voider>(
+        tx,
+        "SELECT object_statement_id FROM statements WHERE voiding = TRUE AND object_statement_id",
+        &new_ids,
+    )
+    .await?
+    .into_iter()
+    .filter_map(|v| v.object_statement_id)
+    .collect();
     for row in &mut rows {
-        let is_voiding = row.statement.voided_target().is_some();
+        let is_voiding = row.statement().voided_target().is_some();
         row.voided =
             !is_voiding && (voided_before.contains(&row.id) || voiding_targets.contains(&row.id));
     }
 
-    for row in &mut rows {
-        row.statement.complete(
-            stored_at,
-            (*row.authority).clone(),
-            row.version.default_statement_version(),
-        );
-    }
     let stored_ms = unix_millis(stored_at);
-    let mut seqs: HashMap<Uuid, i64> = HashMap::new();
-    for chunk in rows.chunks(CHUNK) {
-        let mut q = Query::new(
-            "INSERT INTO statements (id, body, content_sha256, actor_key, person_id, verb_id, \
-             object_activity_id, object_statement_id, registration, authority_key, timestamp_ms, \
-             stored_ms, version, voided, voiding) VALUES ",
-        );
-        for (i, row) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
+    let mut bodies: Vec<String> = Vec::with_capacity(rows.len());
+    let mut people: Vec<Option<Uuid>> = Vec::with_capacity(rows.len());
+    let mut insert = Insert::new(INSERT_STATEMENTS, STATEMENT_TYPES, "RETURNING seq, id");
+    let mut authority_key: Option<(&Arc<Value>, Option<String>)> = None;
+    for row in &rows {
+        let s = row.statement();
+        let incoming = row.incoming;
+        let version = incoming.version.default_statement_version();
+        let body = s.stored_json(row.id, stored_at, &incoming.authority, version);
+        let person = identity.person_of(s.actor());
+        // One authority for the whole request: its key once.
+        let key = match &authority_key {
+            Some((a, k)) if Arc::ptr_eq(a, &incoming.authority) => k.clone(),
+            _ => {
+                let k = lyceum_xapi::agent::key(&incoming.authority);
+                authority_key = Some((&incoming.authority, k.clone()));
+                k
             }
-            let s = &row.statement;
-            q.push_list([
-                Param::Uuid(row.id),
-                Param::Text(s.to_json()),
-                Param::Bytes(row.digest.clone()),
-                Param::OptText(lyceum_xapi::agent::key(s.actor())),
-                Param::OptUuid(identity.person_of(s.actor())),
-                Param::Text(s.verb_id().to_string()),
-                Param::OptText(s.object_activity_id().map(str::to_string)),
-                Param::OptUuid(s.statement_ref()),
-                Param::OptUuid(s.registration()),
-                Param::OptText(lyceum_xapi::agent::key(&row.authority)),
-                Param::Int(s.timestamp().map_or(stored_ms, unix_millis)),
-                Param::Int(stored_ms),
-                Param::Text(s.version().unwrap_or_default().to_string()),
-                Param::Bool(row.voided),
-                Param::Bool(s.voided_target().is_some()),
-            ]);
-        }
-        q.push(" RETURNING seq, id");
-        for r in q.fetch_all::<Inserted>(tx).await? {
-            seqs.insert(r.id, r.seq);
-        }
+        };
+        insert.row([
+            Param::Uuid(row.id),
+            Param::Text(body.clone()),
+            Param::Bytes(row.digest.clone()),
+            Param::OptUuid(person),
+            Param::Text(s.verb_id().to_string()),
+            Param::OptText(s.object_activity_id().map(str::to_string)),
+            Param::OptUuid(s.statement_ref()),
+            Param::OptUuid(s.registration()),
+            Param::OptText(key),
+            Param::Int(s.timestamp().map_or(stored_ms, unix_millis)),
+            Param::Int(stored_ms),
+            Param::Text(s.version().unwrap_or(version).to_string()),
+            Param::Bool(row.voided),
+            Param::Bool(s.voided_target().is_some()),
+        ]);
+        bodies.push(body);
+        people.push(person);
     }
+    let seqs: HashMap<Uuid, i64> = insert
+        .fetch_all::<Inserted>(tx)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.seq))
+        .collect();
     for row in &mut rows {
         row.seq = seqs[&row.id];
     }
 
     insert_mentions(tx, &rows).await?;
-    link_targets(tx, &rows).await?;
+    let refs = link_targets(tx, &rows).await?;
+    insert_ref_keys(tx, &rows, &refs).await?;
 
     // Void what the new voiding statements target, unless it is a voiding statement.
     let targets: Vec<Uuid> = voiding_targets.into_iter().collect();
@@ -304,24 +311,23 @@ pub(crate) async fn record(
 
     let definitions = rows
         .iter()
-        .filter(|r| r.define)
-        .flat_map(|r| r.statement.activity_definitions())
+        .filter(|r| r.incoming.define)
+        .flat_map(|r| r.statement().activity_definitions())
         .collect::<Vec<_>>();
     activities::merge_definitions(tx, &definitions, stored_ms).await?;
 
     let events: Vec<NewEvent> = rows
         .iter()
-        .map(|row| {
-            let s = &row.statement;
+        .zip(bodies)
+        .zip(people)
+        .map(|((row, body), person)| {
+            let s = row.statement();
             let payload = StatementStored {
                 statement_id: row.id.to_string(),
-                person_id: identity
-                    .person_of(s.actor())
-                    .map(|p| p.to_string())
-                    .unwrap_or_default(),
+                person_id: person.map(|p| p.to_string()).unwrap_or_default(),
                 verb_id: s.verb_id().to_string(),
                 activity_id: s.object_activity_id().unwrap_or_default().to_string(),
-                statement_json: s.to_json(),
+                statement_json: body,
             };
             NewEvent::proto(subjects::STATEMENT_STORED, SOURCE, row.id, &payload)
         })
@@ -335,80 +341,73 @@ pub(crate) async fn record(
 
 /// The agents and activities each statement mentions, once per statement, for the `agent`
 /// and `activity` filters.
-async fn insert_mentions(tx: &mut Tx, rows: &[Row]) -> Result<()> {
-    let mut agents: Vec<(String, i64, bool)> = Vec::new();
-    let mut activities: Vec<(String, i64)> = Vec::new();
+async fn insert_mentions(tx: &mut Tx, rows: &[Row<'_>]) -> Result<()> {
+    let mut agents = Insert::new(
+        "INSERT INTO statement_agents (agent_key, statement_seq, direct)",
+        &["text", "int8", "bool"],
+        "",
+    );
+    let mut activities = Insert::new(
+        "INSERT INTO statement_activities (activity_id, statement_seq)",
+        &["text", "int8"],
+        "",
+    );
     for r in rows {
-        // Mentions come sorted by relation; one row per key, direct if any mention is.
-        let mut by_key: Vec<(String, bool)> = Vec::new();
-        for m in r.statement.agents() {
-            match by_key.iter_mut().find(|(k, _)| *k == m.key) {
-                Some((_, direct)) => *direct |= m.is_direct(),
-                None => by_key.push((m.key.clone(), m.is_direct())),
-            }
+        for (key, direct) in agent_keys(r.statement()) {
+            agents.row([Param::Text(key), Param::Int(r.seq), Param::Bool(direct)]);
         }
-        agents.extend(by_key.into_iter().map(|(k, d)| (k, r.seq, d)));
-        let mut ids: Vec<String> = r
-            .statement
-            .activities()
-            .into_iter()
-            .map(|m| m.key)
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        activities.extend(ids.into_iter().map(|id| (id, r.seq)));
-    }
-    for chunk in agents.chunks(CHUNK) {
-        let mut q =
-            Query::new("INSERT INTO statement_agents (agent_key, statement_seq, direct) VALUES ");
-        for (i, (key, seq, direct)) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push_list([
-                Param::Text(key.clone()),
-                Param::Int(*seq),
-                Param::Bool(*direct),
-            ]);
+        for id in activity_ids(r.statement()) {
+            activities.row([Param::Text(id), Param::Int(r.seq)]);
         }
-        q.execute(tx).await?;
     }
-    for chunk in activities.chunks(CHUNK) {
-        let mut q =
-            Query::new("INSERT INTO statement_activities (activity_id, statement_seq) VALUES ");
-        for (i, (id, seq)) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push_list([Param::Text(id.clone()), Param::Int(*seq)]);
-        }
-        q.execute(tx).await?;
-    }
+    agents.execute(tx).await?;
+    activities.execute(tx).await?;
     Ok(())
+}
+
+/// The agents a statement mentions, once each, and whether any mention is direct.
+fn agent_keys(s: &Statement) -> Vec<(String, bool)> {
+    // Mentions come sorted by relation; one row per key, direct if any mention is.
+    let mut by_key: Vec<(String, bool)> = Vec::new();
+    for m in s.agents() {
+        let direct = m.is_direct();
+        match by_key.iter_mut().find(|(k, _)| *k == m.key) {
+            Some((_, d)) => *d |= direct,
+            None => by_key.push((m.key, direct)),
+        }
+    }
+    by_key
+}
+
+/// The activities a statement mentions, once each.
+fn activity_ids(s: &Statement) -> Vec<String> {
+    let mut ids: Vec<String> = s.activities().into_iter().map(|m| m.key).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// Keeps `statement_targets` transitively closed: a new StatementRef statement gets its
 /// target and everything its target targets; statements that already target a new statement
-/// get everything the new one targets.
-async fn link_targets(tx: &mut Tx, rows: &[Row]) -> Result<()> {
+/// get everything the new one targets. Returns the pairs (referring statement, target) whose
+/// target's keys the referring statement now takes in `statement_ref_keys`: every new link,
+/// and the links that waited for a new statement.
+async fn link_targets(tx: &mut Tx, rows: &[Row<'_>]) -> Result<Vec<(i64, Uuid)>> {
     let direct: HashMap<Uuid, Uuid> = rows
         .iter()
-        .filter_map(|r| r.statement.statement_ref().map(|t| (r.id, t)))
+        .filter_map(|r| r.statement().statement_ref().map(|t| (r.id, t)))
         .collect();
-    if direct.is_empty() && rows.is_empty() {
-        return Ok(());
-    }
     // What the targets (already stored) target in turn.
     let mut stored_closure: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
     let wanted: Vec<Uuid> = direct.values().copied().collect();
-    for chunk in wanted.chunks(CHUNK) {
-        let mut q = Query::new(
-            "SELECT s.id, t.target_id FROM statement_targets t JOIN statements s ON s.seq = t.statement_seq WHERE s.id IN ",
-        );
-        q.push_list(chunk.iter().map(|id| Param::Uuid(*id)));
-        for r in q.fetch_all::<TargetOf>(tx).await? {
-            stored_closure.entry(r.id).or_default().push(r.target_id);
-        }
+    for r in fetch_in::<TargetOf>(
+        tx,
+        "SELECT s.id, t.target_id FROM statement_targets t JOIN statements s ON s.seq = t.statement_seq WHERE s.id",
+        &wanted,
+    )
+    .await?
+    {
+        stored_closure.entry(r.id).or_default().push(r.target_id);
     }
     let closure = |start: Uuid| -> Vec<Uuid> {
         let mut out: Vec<Uuid> = Vec::new();
@@ -439,28 +438,172 @@ async fn link_targets(tx: &mut Tx, rows: &[Row]) -> Result<()> {
             new_closures.insert(row.id, all);
         }
     }
-    // Stored statements that target a new statement inherit what it targets.
-    for chunk in rows.chunks(CHUNK) {
-        let mut q = Query::new(
-            "SELECT statement_seq, target_id FROM statement_targets WHERE target_id IN ",
-        );
-        q.push_list(chunk.iter().map(|r| Param::Uuid(r.id)));
-        for r in q.fetch_all::<TargetRow>(tx).await? {
-            if let Some(more) = new_closures.get(&r.target_id) {
-                links.extend(more.iter().map(|t| (r.statement_seq, *t)));
-            }
+    // Stored statements that target a new statement inherit what it targets, and take its
+    // keys.
+    let new_ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut waiting: Vec<(i64, Uuid)> = Vec::new();
+    for r in fetch_in::<TargetRow>(
+        tx,
+        "SELECT statement_seq, target_id FROM statement_targets WHERE target_id",
+        &new_ids,
+    )
+    .await?
+    {
+        if let Some(more) = new_closures.get(&r.target_id) {
+            links.extend(more.iter().map(|t| (r.statement_seq, *t)));
+        }
+        waiting.push((r.statement_seq, r.target_id));
+    }
+    let mut insert = Insert::new(
+        "INSERT INTO statement_targets (statement_seq, target_id)",
+        &["int8", "uuid"],
+        "ON CONFLICT DO NOTHING",
+    );
+    for (seq, target) in &links {
+        insert.row([Param::Int(*seq), Param::Uuid(*target)]);
+    }
+    insert.execute(tx).await?;
+    links.extend(waiting);
+    links.sort_unstable();
+    links.dedup();
+    Ok(links)
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredTarget {
+    seq: i64,
+    id: Uuid,
+    verb_id: String,
+    object_activity_id: Option<String>,
+    registration: Option<Uuid>,
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredAgent {
+    statement_seq: i64,
+    agent_key: String,
+    direct: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredActivity {
+    statement_seq: i64,
+    activity_id: String,
+}
+
+/// Gives each referring statement of `refs` the keys its target says (when the target is
+/// stored: new in `rows`, or read back from the tables), so the StatementRef branch of a
+/// query reads one index.
+async fn insert_ref_keys(tx: &mut Tx, rows: &[Row<'_>], refs: &[(i64, Uuid)]) -> Result<()> {
+    if refs.is_empty() {
+        return Ok(());
+    }
+    let mut keys: HashMap<Uuid, Vec<(i16, String)>> = HashMap::new();
+    for row in rows {
+        if refs.iter().any(|(_, t)| *t == row.id) {
+            let s = row.statement();
+            keys.insert(
+                row.id,
+                target_keys(
+                    s.verb_id(),
+                    s.object_activity_id(),
+                    s.registration(),
+                    agent_keys(s),
+                    activity_ids(s),
+                ),
+            );
         }
     }
-    for chunk in links.chunks(CHUNK) {
-        let mut q = Query::new("INSERT INTO statement_targets (statement_seq, target_id) VALUES ");
-        for (i, (seq, target)) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push_list([Param::Int(*seq), Param::Uuid(*target)]);
+    let mut stored: Vec<Uuid> = refs
+        .iter()
+        .map(|(_, t)| *t)
+        .filter(|t| !keys.contains_key(t))
+        .collect();
+    stored.sort_unstable();
+    stored.dedup();
+    let targets: Vec<StoredTarget> = fetch_in(
+        tx,
+        "SELECT seq, id, verb_id, object_activity_id, registration FROM statements WHERE id",
+        &stored,
+    )
+    .await?;
+    if !targets.is_empty() {
+        let seqs: Vec<i64> = targets.iter().map(|t| t.seq).collect();
+        let mut agents: HashMap<i64, Vec<(String, bool)>> = HashMap::new();
+        for a in fetch_in_seqs::<StoredAgent>(
+            tx,
+            "SELECT statement_seq, agent_key, direct FROM statement_agents WHERE statement_seq",
+            &seqs,
+        )
+        .await?
+        {
+            agents
+                .entry(a.statement_seq)
+                .or_default()
+                .push((a.agent_key, a.direct));
         }
-        q.push(" ON CONFLICT DO NOTHING");
-        q.execute(tx).await?;
+        let mut activities: HashMap<i64, Vec<String>> = HashMap::new();
+        for a in fetch_in_seqs::<StoredActivity>(
+            tx,
+            "SELECT statement_seq, activity_id FROM statement_activities WHERE statement_seq",
+            &seqs,
+        )
+        .await?
+        {
+            activities
+                .entry(a.statement_seq)
+                .or_default()
+                .push(a.activity_id);
+        }
+        for t in targets {
+            let k = target_keys(
+                &t.verb_id,
+                t.object_activity_id.as_deref(),
+                t.registration,
+                agents.remove(&t.seq).unwrap_or_default(),
+                activities.remove(&t.seq).unwrap_or_default(),
+            );
+            keys.insert(t.id, k);
+        }
     }
-    Ok(())
+    let mut insert = Insert::new(
+        "INSERT INTO statement_ref_keys (kind, key, statement_seq)",
+        &["int2", "text", "int8"],
+        "ON CONFLICT DO NOTHING",
+    );
+    for (seq, target) in refs {
+        for (kind, key) in keys.get(target).into_iter().flatten() {
+            insert.row([
+                Param::Small(*kind),
+                Param::Text(key.clone()),
+                Param::Int(*seq),
+            ]);
+        }
+    }
+    insert.execute(tx).await
+}
+
+/// What a target statement says, as `statement_ref_keys` rows (kind, key).
+fn target_keys(
+    verb: &str,
+    object_activity: Option<&str>,
+    registration: Option<Uuid>,
+    agents: Vec<(String, bool)>,
+    activities: Vec<String>,
+) -> Vec<(i16, String)> {
+    let mut out = vec![(ref_kind::VERB, verb.to_string())];
+    if let Some(a) = object_activity {
+        out.push((ref_kind::ACTIVITY_OBJECT, a.to_string()));
+    }
+    if let Some(r) = registration {
+        out.push((ref_kind::REGISTRATION, r.to_string()));
+    }
+    for (key, direct) in agents {
+        if direct {
+            out.push((ref_kind::AGENT_DIRECT, key.clone()));
+        }
+        out.push((ref_kind::AGENT_ANY, key));
+    }
+    out.extend(activities.into_iter().map(|a| (ref_kind::ACTIVITY_ANY, a)));
+    out
 }

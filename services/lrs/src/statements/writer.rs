@@ -107,47 +107,36 @@ async fn run(cx: Context, mut jobs: mpsc::Receiver<Job>) {
 async fn commit_group(cx: &Context, group: Vec<Job>) {
     if group.len() == 1 {
         let job = group.into_iter().next().expect("one job");
-        let result = alone(cx, job.write).await;
+        let result = alone(cx, &[&job.write]).await;
         let _ = job.reply.send(result);
         return;
     }
-    // A joint write can be retried job by job only if the jobs are kept; split the writes
-    // after the joint attempt by their lengths.
-    let lengths: Vec<usize> = group.iter().map(|j| j.write.len()).collect();
-    let (writes, replies): (Vec<Write>, Vec<_>) =
-        group.into_iter().map(|j| (j.write, j.reply)).unzip();
-    let joint = Write {
-        statements: writes
-            .iter()
-            .flat_map(|w| w.statements.iter().cloned())
-            .collect(),
-        attachments: writes
-            .iter()
-            .flat_map(|w| w.attachments.iter().cloned())
-            .collect(),
-    };
-    match alone(cx, joint).await {
+    // The joint write reads the requests' statements without taking them, so each request
+    // can still be written alone if the joint write fails.
+    let writes: Vec<&Write> = group.iter().map(|j| &j.write).collect();
+    match alone(cx, &writes).await {
         Ok(ids) => {
             let mut ids = ids.into_iter();
-            for (n, reply) in lengths.into_iter().zip(replies) {
-                let _ = reply.send(Ok(ids.by_ref().take(n).collect()));
+            for job in group {
+                let n = job.write.len();
+                let _ = job.reply.send(Ok(ids.by_ref().take(n).collect()));
             }
         }
         Err(e) => {
-            tracing::debug!(error = %e, jobs = replies.len(), "joint write failed; writing one by one");
-            for (write, reply) in writes.into_iter().zip(replies) {
-                let result = alone(cx, write).await;
-                let _ = reply.send(result);
+            tracing::debug!(error = %e, jobs = group.len(), "joint write failed; writing one by one");
+            for job in group {
+                let result = alone(cx, &[&job.write]).await;
+                let _ = job.reply.send(result);
             }
         }
     }
 }
 
 /// One transaction.
-async fn alone(cx: &Context, write: Write) -> Result<Vec<Uuid>> {
+async fn alone(cx: &Context, writes: &[&Write]) -> Result<Vec<Uuid>> {
     let guard = cx.consistency.begin_write();
     let mut tx = cx.store.begin().await?;
-    let outcome = record::record(&mut tx, &cx.identity, write, guard.stored).await?;
+    let outcome = record::record(&mut tx, &cx.identity, writes, guard.stored).await?;
     cx.outbox.commit(tx).await?;
     drop(guard);
     Ok(outcome.ids)

@@ -192,6 +192,84 @@ async fn every_filter_and_statement_refs() {
 }
 
 #[tokio::test]
+async fn statement_refs_match_whatever_order_statements_arrive_in() {
+    for db in databases().await {
+        let app = spawn_app(&db, memory_bus()).await;
+        let tag = Uuid::new_v4();
+        let ada = json!({"mbox": format!("mailto:ada-{tag}@example.com")});
+        let bob = json!({"mbox": format!("mailto:bob-{tag}@example.com")});
+        let ada_q = encode(&ada.to_string());
+        let bob_q = encode(&bob.to_string());
+        let verb = format!("http://example.com/verbs/{tag}");
+        let lesson = format!("http://example.com/lessons/{tag}");
+        let a = Uuid::new_v4().to_string();
+
+        // c refers to a before a exists, d to c.
+        let c = post_one(
+            &app,
+            &json!({"actor": bob, "verb": {"id": "http://example.com/verbs/liked"},
+            "object": {"objectType": "StatementRef", "id": a}}),
+        )
+        .await;
+        let d = post_one(
+            &app,
+            &json!({"actor": {"mbox": "mailto:carol@example.com"},
+            "verb": {"id": "http://example.com/verbs/shared"},
+            "object": {"objectType": "StatementRef", "id": c}}),
+        )
+        .await;
+        assert!(
+            ids(&app, &format!("verb={}", encode(&verb)))
+                .await
+                .is_empty()
+        );
+        post_one(
+            &app,
+            &json!({"id": a, "actor": ada, "verb": {"id": verb}, "object": {"id": lesson}}),
+        )
+        .await;
+        let all = vec![a.clone(), d.clone(), c.clone()];
+        assert_eq!(ids(&app, &format!("verb={}", encode(&verb))).await, all);
+        assert_eq!(ids(&app, &format!("agent={ada_q}")).await, all);
+        assert_eq!(
+            ids(&app, &format!("activity={}", encode(&lesson))).await,
+            all
+        );
+        assert_eq!(
+            ids(&app, &format!("agent={ada_q}&verb={}", encode(&verb))).await,
+            all
+        );
+        // One target must match every filter: c is bob's, a is `verb`'s, none is both.
+        assert_eq!(
+            ids(&app, &format!("agent={bob_q}&verb={}", encode(&verb))).await,
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            ids(&app, &format!("agent={bob_q}")).await,
+            vec![d.clone(), c]
+        );
+
+        // A reference and its target in one batch.
+        let f = Uuid::new_v4().to_string();
+        let other = format!("http://example.com/verbs/other-{tag}");
+        let r = app
+            .post(&json!([
+                {"actor": bob, "verb": {"id": "http://example.com/verbs/liked"},
+                 "object": {"objectType": "StatementRef", "id": f}},
+                {"id": f, "actor": ada, "verb": {"id": other}, "object": {"id": lesson}}
+            ]))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let e = r.json()[0].as_str().unwrap().to_string();
+        assert_eq!(
+            ids(&app, &format!("verb={}", encode(&other))).await,
+            vec![f, e]
+        );
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn voiding_rules() {
     for db in databases().await {
         let app = spawn_app(&db, memory_bus()).await;
