@@ -173,9 +173,15 @@ impl Statement {
 
     /// Every identified agent or group the statement mentions, de-duplicated.
     pub fn agents(&self) -> Vec<Mention> {
+        self.agents_under(self.0.get("authority"))
+    }
+
+    /// [`Statement::agents`] with `authority` in place of the statement's own (what the
+    /// statement will mention once [`Statement::complete`] has set it).
+    pub fn agents_under(&self, authority: Option<&Value>) -> Vec<Mention> {
         let mut out = Vec::new();
         collect_agents(&self.0, "", &mut out);
-        if let Some(a) = self.0.get("authority") {
+        if let Some(a) = authority {
             push_agent(&mut out, "authority", a);
             for m in members(a) {
                 push_agent(&mut out, "authority", m);
@@ -184,6 +190,12 @@ impl Statement {
         out.sort();
         out.dedup();
         out
+    }
+
+    /// A statement the LRS stored (and so checked) before, as it was stored: not checked
+    /// again.
+    pub fn from_stored(map: Map<String, Value>) -> Statement {
+        Statement(map)
     }
 
     /// Every activity the statement mentions (object, context activities, inside a

@@ -174,11 +174,13 @@ pub fn statement(value: &Value) -> Result {
 
 /// Checks a whole statement under the rules of `version`.
 pub fn statement_as(value: &Value, version: XapiVersion) -> Result {
-    Rules { version }.statement("", value, false)
+    Rules { version }.statement(&Path::Root(""), value, false)
 }
 
 /// Checks an Agent or Group (an `actor`, the `agent` query parameter).
 pub fn agent_or_group(path: &str, value: &Value) -> Result {
+    let path = Path::Root(path);
+    let path = &path;
     Rules {
         version: XapiVersion::V2,
     }
@@ -200,7 +202,7 @@ struct Rules {
 }
 
 impl Rules {
-    fn statement(&self, path: &str, value: &Value, sub: bool) -> Result {
+    fn statement(&self, path: &Path<'_>, value: &Value, sub: bool) -> Result {
         let map = object(path, value)?;
         only_keys(
             path,
@@ -264,7 +266,12 @@ impl Rules {
     }
 
     /// Checks the object of a statement; returns its objectType.
-    fn statement_object(&self, path: &str, value: &Value, in_sub: bool) -> Result<&'static str> {
+    fn statement_object(
+        &self,
+        path: &Path<'_>,
+        value: &Value,
+        in_sub: bool,
+    ) -> Result<&'static str> {
         let map = object(path, value)?;
         let kind = match map.get("objectType") {
             None => "Activity",
@@ -299,7 +306,7 @@ impl Rules {
     }
 
     /// An Agent or a Group.
-    fn actor(&self, path: &str, value: &Value) -> Result {
+    fn actor(&self, path: &Path<'_>, value: &Value) -> Result {
         let map = object(path, value)?;
         match map.get("objectType") {
             None => self.agent(path, map),
@@ -312,7 +319,7 @@ impl Rules {
         }
     }
 
-    fn agent(&self, path: &str, map: &Map<String, Value>) -> Result {
+    fn agent(&self, path: &Path<'_>, map: &Map<String, Value>) -> Result {
         only_keys(path, map, AGENT_KEYS)?;
         if let Some(t) = map.get("objectType")
             && t != "Agent"
@@ -335,7 +342,7 @@ impl Rules {
         }
     }
 
-    fn group(&self, path: &str, map: &Map<String, Value>) -> Result {
+    fn group(&self, path: &Path<'_>, map: &Map<String, Value>) -> Result {
         only_keys(path, map, GROUP_KEYS)?;
         if let Some(n) = map.get("name") {
             string(&child(path, "name"), n)?;
@@ -385,7 +392,7 @@ impl Rules {
     }
 
     /// An Agent, or (OAuth three-legged) an anonymous Group of exactly two Agents.
-    fn authority(&self, path: &str, value: &Value) -> Result {
+    fn authority(&self, path: &Path<'_>, value: &Value) -> Result {
         self.actor(path, value)?;
         let map = object(path, value)?;
         if map.get("objectType").and_then(Value::as_str) == Some("Group") {
@@ -409,7 +416,7 @@ impl Rules {
         Ok(())
     }
 
-    fn verb<'a>(&self, path: &str, value: &'a Value) -> Result<&'a str> {
+    fn verb<'a>(&self, path: &Path<'_>, value: &'a Value) -> Result<&'a str> {
         let map = object(path, value)?;
         only_keys(path, map, &["id", "display"])?;
         let id = iri(&child(path, "id"), required(path, map, "id")?)?;
@@ -419,7 +426,7 @@ impl Rules {
         Ok(id)
     }
 
-    fn activity(&self, path: &str, value: &Value) -> Result {
+    fn activity(&self, path: &Path<'_>, value: &Value) -> Result {
         let map = object(path, value)?;
         only_keys(path, map, &["objectType", "id", "definition"])?;
         if let Some(t) = map.get("objectType")
@@ -437,7 +444,7 @@ impl Rules {
         Ok(())
     }
 
-    fn result(&self, path: &str, value: &Value) -> Result {
+    fn result(&self, path: &Path<'_>, value: &Value) -> Result {
         let map = object(path, value)?;
         only_keys(
             path,
@@ -479,7 +486,7 @@ impl Rules {
         Ok(())
     }
 
-    fn context(&self, path: &str, value: &Value, object_is_activity: bool) -> Result {
+    fn context(&self, path: &Path<'_>, value: &Value, object_is_activity: bool) -> Result {
         let map = object(path, value)?;
         only_keys(
             path,
@@ -590,7 +597,7 @@ impl Rules {
         Ok(())
     }
 
-    fn attachments(&self, path: &str, value: &Value) -> Result {
+    fn attachments(&self, path: &Path<'_>, value: &Value) -> Result {
         for (i, a) in array(path, value)?.iter().enumerate() {
             let p = item(path, i);
             let map = object(&p, a)?;
@@ -629,7 +636,7 @@ impl Rules {
 }
 
 /// Checks the identifiers present; returns how many there are.
-fn identifiers(path: &str, map: &Map<String, Value>) -> Result<usize> {
+fn identifiers(path: &Path<'_>, map: &Map<String, Value>) -> Result<usize> {
     let mut count = 0;
     for ifi in IFIS {
         let Some(value) = map.get(ifi) else { continue };
@@ -670,7 +677,7 @@ fn identifiers(path: &str, map: &Map<String, Value>) -> Result<usize> {
     Ok(count)
 }
 
-fn definition(path: &str, value: &Value) -> Result {
+fn definition(path: &Path<'_>, value: &Value) -> Result {
     let map = object(path, value)?;
     only_keys(path, map, DEFINITION_KEYS)?;
     for key in ["name", "description"] {
@@ -752,7 +759,7 @@ fn definition(path: &str, value: &Value) -> Result {
     Ok(())
 }
 
-fn score(field: &str, value: &Value) -> Result {
+fn score(field: &Path<'_>, value: &Value) -> Result {
     let score = object(field, value)?;
     only_keys(field, score, &["scaled", "raw", "min", "max"])?;
     let mut numbers = [None; 4];
@@ -790,7 +797,7 @@ fn score(field: &str, value: &Value) -> Result {
     Ok(())
 }
 
-fn statement_ref(path: &str, value: &Value) -> Result {
+fn statement_ref(path: &Path<'_>, value: &Value) -> Result {
     let map = object(path, value)?;
     only_keys(path, map, &["objectType", "id"])?;
     if map.get("objectType").and_then(Value::as_str) != Some("StatementRef") {
@@ -803,7 +810,7 @@ fn statement_ref(path: &str, value: &Value) -> Result {
     Ok(())
 }
 
-fn timestamp(path: &str, value: &Value) -> Result<Timestamp> {
+fn timestamp(path: &Path<'_>, value: &Value) -> Result<Timestamp> {
     let text = string(path, value)?;
     datatypes::parse_timestamp(text).ok_or_else(|| {
         Invalid::new(
@@ -813,7 +820,7 @@ fn timestamp(path: &str, value: &Value) -> Result<Timestamp> {
     })
 }
 
-fn language_map(path: &str, value: &Value) -> Result {
+fn language_map(path: &Path<'_>, value: &Value) -> Result {
     let map = object(path, value)?;
     for (tag, text) in map {
         let field = child(path, tag);
@@ -825,7 +832,7 @@ fn language_map(path: &str, value: &Value) -> Result {
     Ok(())
 }
 
-fn extensions(path: &str, value: &Value) -> Result {
+fn extensions(path: &Path<'_>, value: &Value) -> Result {
     let map = object(path, value)?;
     for key in map.keys() {
         if !is_absolute_iri(key) {
@@ -838,14 +845,14 @@ fn extensions(path: &str, value: &Value) -> Result {
     Ok(())
 }
 
-fn uuid(path: &str, value: &Value) -> Result {
+fn uuid(path: &Path<'_>, value: &Value) -> Result {
     let text = string(path, value)?;
     datatypes::parse_uuid(text)
         .map(|_| ())
         .ok_or_else(|| Invalid::new(path, "must be a UUID"))
 }
 
-fn iri<'a>(path: &str, value: &'a Value) -> Result<&'a str> {
+fn iri<'a>(path: &Path<'_>, value: &'a Value) -> Result<&'a str> {
     let text = string(path, value)?;
     if is_absolute_iri(text) {
         Ok(text)
@@ -854,30 +861,30 @@ fn iri<'a>(path: &str, value: &'a Value) -> Result<&'a str> {
     }
 }
 
-fn string<'a>(path: &str, value: &'a Value) -> Result<&'a str> {
+fn string<'a>(path: &Path<'_>, value: &'a Value) -> Result<&'a str> {
     value
         .as_str()
         .ok_or_else(|| Invalid::new(path, "must be a string"))
 }
 
-fn object<'a>(path: &str, value: &'a Value) -> Result<&'a Map<String, Value>> {
+fn object<'a>(path: &Path<'_>, value: &'a Value) -> Result<&'a Map<String, Value>> {
     value
         .as_object()
         .ok_or_else(|| Invalid::new(path, "must be a JSON object"))
 }
 
-fn array<'a>(path: &str, value: &'a Value) -> Result<&'a Vec<Value>> {
+fn array<'a>(path: &Path<'_>, value: &'a Value) -> Result<&'a Vec<Value>> {
     value
         .as_array()
         .ok_or_else(|| Invalid::new(path, "must be an array"))
 }
 
-fn required<'a>(path: &str, map: &'a Map<String, Value>, key: &str) -> Result<&'a Value> {
+fn required<'a>(path: &Path<'_>, map: &'a Map<String, Value>, key: &str) -> Result<&'a Value> {
     map.get(key)
         .ok_or_else(|| Invalid::new(child(path, key), "is required"))
 }
 
-fn only_keys(path: &str, map: &Map<String, Value>, allowed: &[&str]) -> Result {
+fn only_keys(path: &Path<'_>, map: &Map<String, Value>, allowed: &[&str]) -> Result {
     for (key, value) in map {
         if !allowed.contains(&key.as_str()) {
             return Err(Invalid::new(
@@ -892,16 +899,56 @@ fn only_keys(path: &str, map: &Map<String, Value>, allowed: &[&str]) -> Result {
     Ok(())
 }
 
-fn child(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
+/// Where a value is in the statement, built as the checks descend and spelled out
+/// (`context.contextActivities.parent[0].id`) only when a check fails.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root(&'a str),
+    Key(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl Path<'_> {
+    fn render(&self, out: &mut String) {
+        match self {
+            Path::Root(p) => out.push_str(p),
+            Path::Key(parent, key) => {
+                parent.render(out);
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Path::Index(parent, i) => {
+                parent.render(out);
+                out.push('[');
+                out.push_str(&i.to_string());
+                out.push(']');
+            }
+        }
     }
 }
 
-fn item(path: &str, index: usize) -> String {
-    format!("{path}[{index}]")
+impl From<&Path<'_>> for String {
+    fn from(p: &Path<'_>) -> String {
+        let mut out = String::new();
+        p.render(&mut out);
+        out
+    }
+}
+
+impl From<Path<'_>> for String {
+    fn from(p: Path<'_>) -> String {
+        String::from(&p)
+    }
+}
+
+fn child<'a>(path: &'a Path<'a>, key: &'a str) -> Path<'a> {
+    Path::Key(path, key)
+}
+
+fn item<'a>(path: &'a Path<'a>, index: usize) -> Path<'a> {
+    Path::Index(path, index)
 }
 
 #[cfg(test)]

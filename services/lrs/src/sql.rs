@@ -326,32 +326,3 @@ where
         }
     }
 }
-
-/// Like [`fetch_in`] for `seq` values.
-pub(crate) async fn fetch_in_seqs<T>(tx: &mut Tx, select: &str, seqs: &[i64]) -> Result<Vec<T>>
-where
-    T: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
-{
-    if seqs.is_empty() {
-        return Ok(Vec::new());
-    }
-    match tx {
-        Tx::Postgres(t) => {
-            let sql = sqlx::AssertSqlSafe(format!("{select} = ANY($1)"));
-            Ok(sqlx::query_as::<_, T>(sql)
-                .bind(seqs)
-                .fetch_all(&mut **t)
-                .await?)
-        }
-        Tx::Sqlite(_) => {
-            let mut out = Vec::new();
-            for chunk in seqs.chunks(CHUNK) {
-                let mut q = Query::new(select);
-                q.push(" IN ");
-                q.push_list(chunk.iter().map(|s| Param::Int(*s)));
-                out.extend(q.fetch_all::<T>(tx).await?);
-            }
-            Ok(out)
-        }
-    }
-}

@@ -23,7 +23,7 @@ use crate::access::Caller;
 use crate::activities;
 use crate::attachments::{self, Part};
 use crate::error::{LrsError, Result};
-use crate::sql::{CHUNK, Insert, Param, Query, fetch_in, fetch_in_seqs};
+use crate::sql::{CHUNK, Insert, Param, Query, fetch_in};
 use crate::statements::query::ref_kind;
 
 /// Key of the PostgreSQL advisory lock writers hold, so `seq` order is commit order.
@@ -353,7 +353,7 @@ async fn insert_mentions(tx: &mut Tx, rows: &[Row<'_>]) -> Result<()> {
         "",
     );
     for r in rows {
-        for (key, direct) in agent_keys(r.statement()) {
+        for (key, direct) in agent_keys(r.statement(), Some(&r.incoming.authority)) {
             agents.row([Param::Text(key), Param::Int(r.seq), Param::Bool(direct)]);
         }
         for id in activity_ids(r.statement()) {
@@ -365,11 +365,12 @@ async fn insert_mentions(tx: &mut Tx, rows: &[Row<'_>]) -> Result<()> {
     Ok(())
 }
 
-/// The agents a statement mentions, once each, and whether any mention is direct.
-fn agent_keys(s: &Statement) -> Vec<(String, bool)> {
+/// The agents a statement mentions (with `authority` as its authority), once each, and
+/// whether any mention is direct.
+fn agent_keys(s: &Statement, authority: Option<&Value>) -> Vec<(String, bool)> {
     // Mentions come sorted by relation; one row per key, direct if any mention is.
     let mut by_key: Vec<(String, bool)> = Vec::new();
-    for m in s.agents() {
+    for m in s.agents_under(authority) {
         let direct = m.is_direct();
         match by_key.iter_mut().find(|(k, _)| *k == m.key) {
             Some((_, d)) => *d |= direct,
@@ -471,29 +472,13 @@ async fn link_targets(tx: &mut Tx, rows: &[Row<'_>]) -> Result<Vec<(i64, Uuid)>>
 
 #[derive(sqlx::FromRow)]
 struct StoredTarget {
-    seq: i64,
     id: Uuid,
-    verb_id: String,
-    object_activity_id: Option<String>,
-    registration: Option<Uuid>,
-}
-
-#[derive(sqlx::FromRow)]
-struct StoredAgent {
-    statement_seq: i64,
-    agent_key: String,
-    direct: bool,
-}
-
-#[derive(sqlx::FromRow)]
-struct StoredActivity {
-    statement_seq: i64,
-    activity_id: String,
+    body: String,
 }
 
 /// Gives each referring statement of `refs` the keys its target says (when the target is
-/// stored: new in `rows`, or read back from the tables), so the StatementRef branch of a
-/// query reads one index.
+/// stored: new in `rows`, or read back), so the StatementRef branch of a query reads one
+/// index.
 async fn insert_ref_keys(tx: &mut Tx, rows: &[Row<'_>], refs: &[(i64, Uuid)]) -> Result<()> {
     if refs.is_empty() {
         return Ok(());
@@ -501,16 +486,9 @@ async fn insert_ref_keys(tx: &mut Tx, rows: &[Row<'_>], refs: &[(i64, Uuid)]) ->
     let mut keys: HashMap<Uuid, Vec<(i16, String)>> = HashMap::new();
     for row in rows {
         if refs.iter().any(|(_, t)| *t == row.id) {
-            let s = row.statement();
             keys.insert(
                 row.id,
-                target_keys(
-                    s.verb_id(),
-                    s.object_activity_id(),
-                    s.registration(),
-                    agent_keys(s),
-                    activity_ids(s),
-                ),
+                target_keys(row.statement(), Some(&row.incoming.authority)),
             );
         }
     }
@@ -521,50 +499,17 @@ async fn insert_ref_keys(tx: &mut Tx, rows: &[Row<'_>], refs: &[(i64, Uuid)]) ->
         .collect();
     stored.sort_unstable();
     stored.dedup();
-    let targets: Vec<StoredTarget> = fetch_in(
-        tx,
-        "SELECT seq, id, verb_id, object_activity_id, registration FROM statements WHERE id",
-        &stored,
-    )
-    .await?;
-    if !targets.is_empty() {
-        let seqs: Vec<i64> = targets.iter().map(|t| t.seq).collect();
-        let mut agents: HashMap<i64, Vec<(String, bool)>> = HashMap::new();
-        for a in fetch_in_seqs::<StoredAgent>(
-            tx,
-            "SELECT statement_seq, agent_key, direct FROM statement_agents WHERE statement_seq",
-            &seqs,
-        )
-        .await?
-        {
-            agents
-                .entry(a.statement_seq)
-                .or_default()
-                .push((a.agent_key, a.direct));
-        }
-        let mut activities: HashMap<i64, Vec<String>> = HashMap::new();
-        for a in fetch_in_seqs::<StoredActivity>(
-            tx,
-            "SELECT statement_seq, activity_id FROM statement_activities WHERE statement_seq",
-            &seqs,
-        )
-        .await?
-        {
-            activities
-                .entry(a.statement_seq)
-                .or_default()
-                .push(a.activity_id);
-        }
-        for t in targets {
-            let k = target_keys(
-                &t.verb_id,
-                t.object_activity_id.as_deref(),
-                t.registration,
-                agents.remove(&t.seq).unwrap_or_default(),
-                activities.remove(&t.seq).unwrap_or_default(),
-            );
-            keys.insert(t.id, k);
-        }
+    for t in
+        fetch_in::<StoredTarget>(tx, "SELECT id, body FROM statements WHERE id", &stored).await?
+    {
+        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&t.body) else {
+            return Err(LrsError::Config(format!(
+                "stored statement {} is not a JSON object",
+                t.id
+            )));
+        };
+        let s = Statement::from_stored(map);
+        keys.insert(t.id, target_keys(&s, s.authority()));
     }
     let mut insert = Insert::new(
         "INSERT INTO statement_ref_keys (kind, key, statement_seq)",
@@ -583,27 +528,26 @@ async fn insert_ref_keys(tx: &mut Tx, rows: &[Row<'_>], refs: &[(i64, Uuid)]) ->
     insert.execute(tx).await
 }
 
-/// What a target statement says, as `statement_ref_keys` rows (kind, key).
-fn target_keys(
-    verb: &str,
-    object_activity: Option<&str>,
-    registration: Option<Uuid>,
-    agents: Vec<(String, bool)>,
-    activities: Vec<String>,
-) -> Vec<(i16, String)> {
-    let mut out = vec![(ref_kind::VERB, verb.to_string())];
-    if let Some(a) = object_activity {
+/// What a target statement says (with `authority` as its authority), as
+/// `statement_ref_keys` rows (kind, key).
+fn target_keys(s: &Statement, authority: Option<&Value>) -> Vec<(i16, String)> {
+    let mut out = vec![(ref_kind::VERB, s.verb_id().to_string())];
+    if let Some(a) = s.object_activity_id() {
         out.push((ref_kind::ACTIVITY_OBJECT, a.to_string()));
     }
-    if let Some(r) = registration {
+    if let Some(r) = s.registration() {
         out.push((ref_kind::REGISTRATION, r.to_string()));
     }
-    for (key, direct) in agents {
+    for (key, direct) in agent_keys(s, authority) {
         if direct {
             out.push((ref_kind::AGENT_DIRECT, key.clone()));
         }
         out.push((ref_kind::AGENT_ANY, key));
     }
-    out.extend(activities.into_iter().map(|a| (ref_kind::ACTIVITY_ANY, a)));
+    out.extend(
+        activity_ids(s)
+            .into_iter()
+            .map(|a| (ref_kind::ACTIVITY_ANY, a)),
+    );
     out
 }

@@ -246,7 +246,31 @@ async fn statement_refs_match_whatever_order_statements_arrive_in() {
         );
         assert_eq!(
             ids(&app, &format!("agent={bob_q}")).await,
-            vec![d.clone(), c]
+            vec![d.clone(), c.clone()]
+        );
+        // The authority is a related agent, of a target stored earlier too.
+        let g = post_one(
+            &app,
+            &json!({"actor": bob, "verb": {"id": "http://example.com/verbs/liked"},
+            "object": {"objectType": "StatementRef", "id": a}}),
+        )
+        .await;
+        let authority = app
+            .get(&format!("/xapi/statements?statementId={a}"))
+            .await
+            .json()["authority"]
+            .to_string();
+        assert_eq!(
+            ids(
+                &app,
+                &format!(
+                    "agent={}&related_agents=true&verb={}",
+                    encode(&authority),
+                    encode(&verb)
+                )
+            )
+            .await,
+            vec![g, a.clone(), d.clone(), c]
         );
 
         // A reference and its target in one batch.
