@@ -2,8 +2,9 @@
 //!
 //! - Logs go to stderr: readable in development, JSON (with trace and span ids) in production.
 //! - Spans are exported over OTLP/gRPC when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
-//! - W3C `traceparent`/`tracestate` cross HTTP headers, gRPC metadata and NATS headers through
-//!   [`inject_current`] / [`set_parent_from`], so one user action is one trace.
+//! - When they are, W3C `traceparent`/`tracestate` cross HTTP headers, gRPC metadata and NATS
+//!   headers through [`inject_current`] / [`set_parent_from`], so one user action is one
+//!   trace. Without an endpoint no trace context is kept (it would cost every request).
 
 mod json;
 mod propagation;
@@ -105,29 +106,31 @@ pub fn init_with_endpoint(
         LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
     };
 
-    // Spans always get trace ids, exported or not: the context still crosses every service
-    // (so a downstream service that exports keeps the trace whole) and logs carry the ids.
-    let provider = endpoint
-        .and_then(|endpoint| match build_provider(service_name, &endpoint) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                eprintln!("OTLP export to {endpoint} disabled: {e}");
-                None
-            }
-        })
-        .unwrap_or_else(|| SdkTracerProvider::builder().build());
-    let otel = tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer("lyceum"))
-        .with_filter(EnvFilter::new(OTEL_FILTER));
+    // The OpenTelemetry layer is there only when spans are exported: it gives every span a
+    // trace id and keeps the trace context that crosses HTTP, gRPC and NATS, at a cost on
+    // every span of every request. Without it, logs carry no trace ids and no context is
+    // passed on.
+    let provider = endpoint.and_then(|endpoint| match build_provider(service_name, &endpoint) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            eprintln!("OTLP export to {endpoint} disabled: {e}");
+            None
+        }
+    });
+    let otel = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("lyceum"))
+            .with_filter(EnvFilter::new(OTEL_FILTER))
+    });
     let registry = tracing_subscriber::registry()
         .with(otel)
         .with(fmt.with_filter(filter));
-    if registry.try_init().is_ok() {
+    if registry.try_init().is_ok()
+        && let Some(provider) = &provider
+    {
         opentelemetry::global::set_tracer_provider(provider.clone());
     }
-    TelemetryGuard {
-        provider: Some(provider),
-    }
+    TelemetryGuard { provider }
 }
 
 /// Builds a tracer provider that exports to `endpoint` over OTLP/gRPC.
