@@ -15,11 +15,30 @@ pub fn is_absolute_iri(value: &str) -> bool {
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
         && !rest.is_empty()
-        && !value.chars().any(|c| {
-            c.is_whitespace()
-                || c.is_control()
-                || matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`')
+        && !has_non_iri_char(value)
+}
+
+/// Whether `value` holds a character an IRI cannot: whitespace, a control character or one of
+/// `<>"{}|\^` and the backtick. ASCII text (nearly every IRI) is checked byte by byte.
+fn has_non_iri_char(value: &str) -> bool {
+    let forbidden = |c: char| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`')
+    };
+    if value.is_ascii() {
+        // ASCII whitespace and controls are 0x00-0x20 and 0x7f.
+        value.bytes().any(|b| {
+            b <= b' '
+                || b == 0x7f
+                || matches!(
+                    b,
+                    b'<' | b'>' | b'"' | b'{' | b'}' | b'|' | b'\\' | b'^' | b'`'
+                )
         })
+    } else {
+        value.chars().any(forbidden)
+    }
 }
 
 /// Whether `value` is an IRL: an absolute IRI that locates something (it has an authority,
@@ -149,8 +168,8 @@ pub fn parse_timestamp(value: &str) -> Option<Timestamp> {
         fraction = &value[start..i];
     }
     let zone = &value[i..];
-    let offset = match zone {
-        "Z" | "z" => "Z".to_string(),
+    let (negative, hh, mm) = match zone {
+        "Z" | "z" => (false, "00", "00"),
         _ => {
             let (sign, rest) = zone.split_at_checked(1)?;
             if sign != "+" && sign != "-" {
@@ -168,17 +187,65 @@ pub fn parse_timestamp(value: &str) -> Option<Timestamp> {
             if sign == "-" && hh == "00" && mm == "00" {
                 return None;
             }
-            format!("{sign}{hh}:{mm}")
+            (sign == "-", hh, mm)
         }
     };
-    let nanos: String = fraction.chars().take(9).collect();
-    let normalized = format!(
-        "{}{}{}{offset}",
-        &value[..19].replace('t', "T"),
-        if nanos.is_empty() { "" } else { "." },
-        nanos
-    );
-    let at = OffsetDateTime::parse(&normalized, &Rfc3339).ok()?;
+    let number = |digits: &[u8]| {
+        digits
+            .iter()
+            .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'))
+    };
+    let year = number(&bytes[0..4]);
+    let second = number(&bytes[17..19]);
+    let at = if second < 60 && (1..=9998).contains(&year) {
+        // The fields, checked as RFC 3339 parsing checks them.
+        let mut nanos = 0u32;
+        for k in 0..9 {
+            nanos = nanos * 10
+                + fraction
+                    .as_bytes()
+                    .get(k)
+                    .map_or(0, |d| u32::from(d - b'0'));
+        }
+        let date = time::Date::from_calendar_date(
+            year as i32,
+            time::Month::try_from(number(&bytes[5..7]) as u8).ok()?,
+            number(&bytes[8..10]) as u8,
+        )
+        .ok()?;
+        let clock = time::Time::from_hms_nano(
+            number(&bytes[11..13]) as u8,
+            number(&bytes[14..16]) as u8,
+            second as u8,
+            nanos,
+        )
+        .ok()?;
+        let (oh, om) = (number(hh.as_bytes()) as i8, number(mm.as_bytes()) as i8);
+        if oh > 23 {
+            return None;
+        }
+        let offset = if negative {
+            UtcOffset::from_hms(-oh, -om, 0)
+        } else {
+            UtcOffset::from_hms(oh, om, 0)
+        }
+        .ok()?;
+        time::PrimitiveDateTime::new(date, clock).assume_offset(offset)
+    } else {
+        // Leap seconds and the edges of the calendar: the parser of the `time` crate decides.
+        let sign = if negative { '-' } else { '+' };
+        let nanos: String = fraction.chars().take(9).collect();
+        let normalized = format!(
+            "{}{}{}{sign}{hh}:{mm}",
+            &value[..19].replace('t', "T"),
+            if nanos.is_empty() { "" } else { "." },
+            nanos
+        );
+        OffsetDateTime::parse(&normalized, &Rfc3339).ok()?
+    };
+    // An instant that has no UTC form within the calendar (9999-12-31T23:30:00-01:00) could
+    // not be stored or compared.
+    at.checked_to_offset(UtcOffset::UTC)?;
     Some(Timestamp {
         at,
         fraction_digits: fraction.len(),
@@ -194,17 +261,38 @@ pub fn format_millis(t: OffsetDateTime) -> String {
 pub fn format_utc(t: OffsetDateTime, digits: usize) -> String {
     let t = t.to_offset(UtcOffset::UTC);
     let digits = digits.clamp(3, 9);
-    let nanos = format!("{:09}", t.nanosecond());
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        &nanos[..digits]
-    )
+    if !(0..=9999).contains(&t.year()) {
+        let nanos = format!("{:09}", t.nanosecond());
+        return format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            &nanos[..digits]
+        );
+    }
+    let mut out = String::with_capacity(30);
+    let mut push = |value: u32, width: usize, after: char| {
+        let mut buf = [b'0'; 9];
+        let mut v = value;
+        for k in (0..width).rev() {
+            buf[k] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        out.extend(buf[..width].iter().map(|&b| b as char));
+        out.push(after);
+    };
+    push(t.year() as u32, 4, '-');
+    push(u32::from(u8::from(t.month())), 2, '-');
+    push(u32::from(t.day()), 2, 'T');
+    push(u32::from(t.hour()), 2, ':');
+    push(u32::from(t.minute()), 2, ':');
+    push(u32::from(t.second()), 2, '.');
+    push(t.nanosecond() / 10u32.pow(9 - digits as u32), digits, 'Z');
+    out
 }
 
 /// Milliseconds since the Unix epoch.
@@ -319,6 +407,157 @@ fn parse_duration_parts(value: &str) -> Option<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Timestamps parsed as they first were: the text normalised to RFC 3339 and handed to
+    /// the `time` crate.
+    fn reference_timestamp(value: &str) -> Option<OffsetDateTime> {
+        let bytes = value.as_bytes();
+        if bytes.len() < 20 {
+            return None;
+        }
+        let digits = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
+        if !(digits(0..4)
+            && bytes[4] == b'-'
+            && digits(5..7)
+            && bytes[7] == b'-'
+            && digits(8..10)
+            && matches!(bytes[10], b'T' | b't')
+            && digits(11..13)
+            && bytes[13] == b':'
+            && digits(14..16)
+            && bytes[16] == b':'
+            && digits(17..19))
+        {
+            return None;
+        }
+        let mut i = 19;
+        let mut fraction = "";
+        if bytes[i] == b'.' {
+            let start = i + 1;
+            i = start;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i == start {
+                return None;
+            }
+            fraction = &value[start..i];
+        }
+        let zone = &value[i..];
+        let offset = match zone {
+            "Z" | "z" => "Z".to_string(),
+            _ => {
+                let (sign, rest) = zone.split_at_checked(1)?;
+                if sign != "+" && sign != "-" {
+                    return None;
+                }
+                let (hh, mm) = match rest.len() {
+                    2 => (rest, "00"),
+                    4 => (&rest[..2], &rest[2..]),
+                    5 if rest.as_bytes()[2] == b':' => (&rest[..2], &rest[3..]),
+                    _ => return None,
+                };
+                if !hh.bytes().chain(mm.bytes()).all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                if sign == "-" && hh == "00" && mm == "00" {
+                    return None;
+                }
+                format!("{sign}{hh}:{mm}")
+            }
+        };
+        let nanos: String = fraction.chars().take(9).collect();
+        let normalized = format!(
+            "{}{}{}{offset}",
+            &value[..19].replace('t', "T"),
+            if nanos.is_empty() { "" } else { "." },
+            nanos
+        );
+        OffsetDateTime::parse(&normalized, &Rfc3339)
+            .ok()
+            .filter(|t| t.checked_to_offset(UtcOffset::UTC).is_some())
+    }
+
+    #[test]
+    fn the_fast_timestamp_parser_agrees_with_rfc_3339() {
+        let mut n = 0u64;
+        let mut next = || {
+            n = n
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (n >> 33) as usize
+        };
+        let years = [
+            "0000", "0001", "1970", "2000", "2023", "2024", "2100", "9998", "9999",
+        ];
+        let months = ["00", "01", "02", "04", "12", "13"];
+        let days = ["00", "01", "28", "29", "30", "31", "32"];
+        let hours = ["00", "09", "23", "24"];
+        let minutes = ["00", "59", "60"];
+        let seconds = ["00", "30", "59", "60", "61"];
+        let fractions = ["", ".", ".1", ".123", ".123456789", ".1234567891234"];
+        let zones = [
+            "Z", "z", "+00:00", "-00:00", "+01:00", "-05:30", "+2359", "+23:59", "+24:00",
+            "+25:00", "+26:00", "-12", "+14", "+01:60", "x", "", "+1:00",
+        ];
+        for _ in 0..20_000 {
+            let pick = |list: &[&str], r: usize| list[r % list.len()].to_string();
+            let sep = if next() % 5 == 0 { "t" } else { "T" };
+            let text = format!(
+                "{}-{}-{}{sep}{}:{}:{}{}{}",
+                pick(&years, next()),
+                pick(&months, next()),
+                pick(&days, next()),
+                pick(&hours, next()),
+                pick(&minutes, next()),
+                pick(&seconds, next()),
+                pick(&fractions, next()),
+                pick(&zones, next()),
+            );
+            assert_eq!(
+                parse_timestamp(&text).map(|t| t.at),
+                reference_timestamp(&text),
+                "{text}"
+            );
+            if let Some(t) = parse_timestamp(&text) {
+                for digits in [0, 3, 4, 9, 12] {
+                    let d = digits.clamp(3, 9);
+                    let nanos = format!("{:09}", t.at.to_offset(UtcOffset::UTC).nanosecond());
+                    let u = t.at.to_offset(UtcOffset::UTC);
+                    let want = format!(
+                        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{}Z",
+                        u.year(),
+                        u8::from(u.month()),
+                        u.day(),
+                        u.hour(),
+                        u.minute(),
+                        u.second(),
+                        &nanos[..d]
+                    );
+                    assert_eq!(format_utc(t.at, digits), want, "{text}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn iri_characters_are_checked_the_same_for_ascii_and_beyond() {
+        let forbidden = |c: char| {
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`')
+        };
+        for c in (0u32..0x3100).filter_map(char::from_u32) {
+            for text in [format!("http://e.com/{c}"), format!("{c}é")] {
+                assert_eq!(
+                    has_non_iri_char(&text),
+                    text.chars().any(forbidden),
+                    "{:?}",
+                    c
+                );
+            }
+        }
+    }
 
     #[test]
     fn timestamps() {

@@ -514,9 +514,17 @@ enum Field<'a> {
     Text(&'a str),
 }
 
-/// Writes `text` as a JSON string (serde_json's escaping).
+/// Writes `text` as a JSON string, escaped as serde_json escapes it (`"`, `\\` and control
+/// characters); most strings need no escape and are copied as they are.
 fn write_str(out: &mut Vec<u8>, text: &str) {
-    serde_json::to_writer(out, text).expect("writing to a Vec cannot fail");
+    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        serde_json::to_writer(out, text).expect("writing to a Vec cannot fail");
+    } else {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    }
 }
 
 /// Writes `v` as compact JSON (serde_json's output).
