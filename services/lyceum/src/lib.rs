@@ -10,6 +10,8 @@ use lyceum_config::Config;
 use lyceum_server::{Listener, Platform};
 use tokio_util::sync::CancellationToken;
 
+pub mod probe;
+
 /// Which service(s) a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Target {

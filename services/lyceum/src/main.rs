@@ -50,6 +50,15 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// GET an HTTP URL (a service's /healthz or /readyz) and exit 0 when it answers 2xx:
+    /// a health check for the image, which has no shell or HTTP client.
+    Probe {
+        /// e.g. http://127.0.0.1:8080/readyz
+        url: String,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
     /// The learning record store.
     Lrs {
         #[command(subcommand)]
@@ -152,6 +161,15 @@ fn main() -> anyhow::Result<()> {
                 let config = Config::load(cli.config.as_deref(), &[])?;
                 let _telemetry = lyceum_telemetry::init(Target::Lrs.name(), &config.log);
                 lrs_client(config, command).await
+            }
+            Command::Probe { url, timeout } => {
+                let status =
+                    lyceum::probe::probe(&url, std::time::Duration::from_secs(timeout)).await?;
+                if !(200..300).contains(&status) {
+                    anyhow::bail!("{url} answered {status}");
+                }
+                println!("{url} answered {status}");
+                Ok(())
             }
             Command::Keys {
                 command: KeysCommand::Generate { out },

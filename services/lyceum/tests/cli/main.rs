@@ -133,6 +133,22 @@ async fn make_run_starts_the_demo_platform_and_stops_on_sigterm() {
     assert!(banner.contains("demo-client / demo-secret"), "{banner}");
 
     wait_ready(&base).await;
+    // The image's health check: `lyceum probe` exits 0 on a 2xx, and names what it got
+    // otherwise.
+    let probe = |path: &str| {
+        Command::new(BIN)
+            .args(["probe", &format!("{base}{path}")])
+            .output()
+            .unwrap()
+    };
+    let ready = probe("/readyz");
+    assert!(ready.status.success(), "{ready:?}");
+    let missing = probe("/no-such-page");
+    assert!(!missing.status.success(), "{missing:?}");
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("answered 404"),
+        "{missing:?}"
+    );
     let http = Http::new(&base);
     let token = http
         .token("ada@demo.lyceum.dev", "lyceum-demo")
@@ -160,6 +176,12 @@ async fn make_run_starts_the_demo_platform_and_stops_on_sigterm() {
 
     let status = proc.terminate(Duration::from_secs(15));
     assert!(status.success(), "clean exit after SIGTERM: {status}");
+    let stopped = probe("/healthz");
+    assert!(!stopped.status.success(), "{stopped:?}");
+    assert!(
+        String::from_utf8_lossy(&stopped.stderr).contains("cannot GET"),
+        "{stopped:?}"
+    );
     assert!(dir.path().join("lms.db").exists() && dir.path().join("jwt-ed25519.pem").exists());
 }
 
