@@ -4,11 +4,9 @@
 
 use bytes::Bytes;
 use lyceum_store::{Store, Tx};
-use lyceum_xapi::datatypes::unix_millis;
 use lyceum_xapi::{Invalid, Statement};
 use serde_json::Value;
 use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
-use time::OffsetDateTime;
 
 use crate::error::{LrsError, Result};
 use crate::multipart::{self, BodyPart};
@@ -157,7 +155,7 @@ pub(crate) fn check(statements: &[(String, Statement)], parts: &[Part]) -> Resul
 }
 
 /// Stores attachment content (once per digest).
-pub(crate) async fn store(tx: &mut Tx, parts: &[&Part], stored_at: OffsetDateTime) -> Result<()> {
+pub(crate) async fn store(tx: &mut Tx, parts: &[&Part], stored_ms: i64) -> Result<()> {
     let mut unique: Vec<&Part> = Vec::new();
     for &p in parts {
         if !unique.iter().any(|u| u.sha2 == p.sha2) {
@@ -175,7 +173,7 @@ pub(crate) async fn store(tx: &mut Tx, parts: &[&Part], stored_at: OffsetDateTim
                 Param::Text(p.sha2.clone()),
                 Param::Text(p.content_type.clone()),
                 Param::Bytes(p.content.to_vec()),
-                Param::Int(unix_millis(stored_at)),
+                Param::Int(stored_ms),
             ]);
         }
         q.push(" ON CONFLICT (sha2) DO NOTHING");

@@ -40,11 +40,15 @@ impl StatementApi {
             let s = Statement::parse_as(value, XapiVersion::V2).map_err(|e| e.within(&field))?;
             batch.push((field, s));
         }
-        let ids = self
-            .app
-            .writer
-            .write(Write::new(caller, batch, XapiVersion::V1))
-            .await?;
+        let guard = self.app.consistency.begin_write();
+        let write = Write::new(
+            caller,
+            &self.app.identity,
+            batch,
+            XapiVersion::V1,
+            guard.stored,
+        );
+        let ids = self.app.writer.write(write).await?;
         Ok(ids.iter().map(ToString::to_string).collect())
     }
 

@@ -155,12 +155,7 @@ pub async fn run(
         max_body_bytes: platform.config.max_body_bytes,
         clients: clients::ClientCache::default(),
         consistency: consistency.clone(),
-        writer: statements::writer::Writer::start(
-            store.clone(),
-            outbox.clone(),
-            identity.clone(),
-            consistency.clone(),
-        ),
+        writer: statements::writer::Writer::start(store.clone(), outbox.clone()),
     };
     service.consumer(
         Inbox::new(

@@ -42,15 +42,17 @@ impl EventHandler for SubmitHandler {
             .map_err(|e| HandlerError::Permanent(format!("payload is not JSON: {e}")))?;
         let statement = Statement::parse_as(value, XapiVersion::V2)
             .map_err(|e| HandlerError::Permanent(format!("invalid statement: {e}")))?;
-        let write = Write::new(
-            &self.caller,
-            vec![(String::new(), statement)],
-            XapiVersion::V1,
-        );
         // Held until the inbox commits this batch (the handler returns first), so the
         // consistency bound may be a moment early for bus statements; see `consistency`.
         let guard = self.consistency.begin_write();
-        match record::record(tx, &self.identity, &[&write], guard.stored).await {
+        let write = Write::new(
+            &self.caller,
+            &self.identity,
+            vec![(String::new(), statement)],
+            XapiVersion::V1,
+            guard.stored,
+        );
+        match record::record(tx, &[&write]).await {
             Ok(r) => {
                 if r.stored > 0 {
                     tracing::debug!(statement = %r.ids[0], source = %event.source, "submitted statement stored");

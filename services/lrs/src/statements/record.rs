@@ -5,7 +5,6 @@
 //! (multi-row inserts, `IN` lookups), not a number per statement.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use lyceum_bus::{NewEvent, Outbox, subjects};
 use lyceum_proto::events::v1::StatementStored;
@@ -13,7 +12,7 @@ use lyceum_store::{Backend, Tx, on_tx};
 use lyceum_xapi::datatypes::unix_millis;
 use lyceum_xapi::platform::Identity;
 use lyceum_xapi::{Invalid, Statement, XapiVersion};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -29,47 +28,113 @@ use crate::statements::query::ref_kind;
 /// Key of the PostgreSQL advisory lock writers hold, so `seq` order is commit order.
 const WRITE_LOCK: i64 = 0x4c52_5301;
 
-/// A statement to record, with what the request that brought it says about it.
-#[derive(Clone)]
-pub(crate) struct Incoming {
+/// A statement ready to be written: everything the transaction needs, worked out by the
+/// request that brought it (in parallel with other requests) so that the single writer only
+/// talks to the database. The parsed statement itself is dropped by the request, too.
+pub(crate) struct Prepared {
     /// The name of its place in the request (`statements[1]`, or empty for a single one),
     /// used in error messages.
-    pub field: String,
-    /// The statement.
-    pub statement: Statement,
-    /// The authority it is stored under.
-    pub authority: Arc<Value>,
-    /// The version written into it when it has none.
-    pub version: XapiVersion,
-    /// Whether it may change canonical activity definitions.
-    pub define: bool,
+    field: String,
+    id: Uuid,
+    /// SHA-256 of its comparable form.
+    digest: [u8; 32],
+    /// The stored JSON (with `id`, `stored`, `authority`, `version`, `timestamp`).
+    body: String,
+    person: Option<Uuid>,
+    verb_id: String,
+    object_activity_id: Option<String>,
+    /// The target of a StatementRef object.
+    statement_ref: Option<Uuid>,
+    /// The target when this is a voiding statement.
+    voided_target: Option<Uuid>,
+    registration: Option<Uuid>,
+    timestamp_ms: i64,
+    stored_ms: i64,
+    version: String,
+    authority_key: Option<String>,
+    /// The agents it mentions, once each, and whether any mention is direct.
+    agents: Vec<(String, bool)>,
+    /// The activities it mentions, once each.
+    activities: Vec<String>,
+    /// Activity definitions it brings, when its client may define activities.
+    definitions: Vec<(String, Map<String, Value>)>,
+}
+
+impl Prepared {
+    /// What this statement says, as `statement_ref_keys` rows (kind, key): the keys a
+    /// statement that targets it takes.
+    fn target_keys(&self) -> Vec<(i16, String)> {
+        keys_of(
+            &self.verb_id,
+            self.object_activity_id.as_deref(),
+            self.registration,
+            &self.agents,
+            &self.activities,
+        )
+    }
 }
 
 /// Statements to record together, all or nothing.
 pub(crate) struct Write {
     /// The statements, in request order.
-    pub statements: Vec<Incoming>,
+    pub statements: Vec<Prepared>,
     /// Attachment content sent with the statements (multipart parts).
     pub attachments: Vec<Part>,
 }
 
 impl Write {
-    /// Statements of `caller`, each with the name of its place in the request.
+    /// Statements of `caller`, each with the name of its place in the request, to be stored
+    /// at `stored` (the instant of the request's consistency guard) with `version` written
+    /// into those that have none.
     pub fn new(
         caller: &Caller,
+        identity: &Identity,
         statements: Vec<(String, Statement)>,
         version: XapiVersion,
+        stored: OffsetDateTime,
     ) -> Write {
-        let authority = Arc::new(caller.authority.clone());
+        let authority = &caller.authority;
+        let authority_key = lyceum_xapi::agent::key(authority);
+        let default_version = version.default_statement_version();
+        let stored_ms = unix_millis(stored);
         Write {
             statements: statements
                 .into_iter()
-                .map(|(field, statement)| Incoming {
-                    field,
-                    statement,
-                    authority: authority.clone(),
-                    version,
-                    define: caller.define,
+                .map(|(field, s)| {
+                    let (id, digest) = match s.id() {
+                        Some(id) => (id, Sha256::digest(s.comparable().as_bytes())),
+                        None => {
+                            let id = Uuid::now_v7();
+                            (id, Sha256::digest(s.comparable_with_id(id).as_bytes()))
+                        }
+                    };
+                    let definitions = if caller.define {
+                        s.activity_definitions()
+                            .into_iter()
+                            .map(|(id, d)| (id.to_string(), d.clone()))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    Prepared {
+                        id,
+                        digest: digest.into(),
+                        body: s.stored_json(id, stored, authority, default_version),
+                        person: identity.person_of(s.actor()),
+                        verb_id: s.verb_id().to_string(),
+                        object_activity_id: s.object_activity_id().map(str::to_string),
+                        statement_ref: s.statement_ref(),
+                        voided_target: s.voided_target(),
+                        registration: s.registration(),
+                        timestamp_ms: s.timestamp().map_or(stored_ms, unix_millis),
+                        stored_ms,
+                        version: s.version().unwrap_or(default_version).to_string(),
+                        authority_key: authority_key.clone(),
+                        agents: agent_keys(&s, Some(authority)),
+                        activities: activity_ids(&s),
+                        definitions,
+                        field,
+                    }
                 })
                 .collect(),
             attachments: Vec::new(),
@@ -92,16 +157,14 @@ pub(crate) struct Recorded {
 
 /// One statement on its way into the table.
 struct Row<'a> {
-    id: Uuid,
-    incoming: &'a Incoming,
-    digest: Vec<u8>,
+    prepared: &'a Prepared,
     voided: bool,
     seq: i64,
 }
 
 impl Row<'_> {
-    fn statement(&self) -> &Statement {
-        &self.incoming.statement
+    fn id(&self) -> Uuid {
+        self.prepared.id
     }
 }
 
@@ -142,29 +205,16 @@ const STATEMENT_TYPES: &[&str] = &[
     "text", "bool", "bool",
 ];
 
-/// Records the statements of `writes` (all or nothing, in order) inside `tx`, stored at
-/// `stored_at`. The statements are read, not copied: a failed joint write can be retried
-/// request by request from the same values.
-pub(crate) async fn record(
-    tx: &mut Tx,
-    identity: &Identity,
-    writes: &[&Write],
-    stored_at: OffsetDateTime,
-) -> Result<Recorded> {
+/// Records the statements of `writes` (all or nothing, in order) inside `tx`. The statements
+/// are read, not taken: a failed joint write can be retried request by request.
+pub(crate) async fn record(tx: &mut Tx, writes: &[&Write]) -> Result<Recorded> {
     let count: usize = writes.iter().map(|w| w.len()).sum();
     let mut seen: HashMap<Uuid, &str> = HashMap::with_capacity(count);
     let mut rows = Vec::with_capacity(count);
     let mut ids = Vec::with_capacity(count);
-    for incoming in writes.iter().flat_map(|w| &w.statements) {
-        let s = &incoming.statement;
-        let (id, digest) = match s.id() {
-            Some(id) => (id, Sha256::digest(s.comparable().as_bytes())),
-            None => {
-                let id = Uuid::now_v7();
-                (id, Sha256::digest(s.comparable_with_id(id).as_bytes()))
-            }
-        };
-        let field = incoming.field.as_str();
+    for prepared in writes.iter().flat_map(|w| &w.statements) {
+        let id = prepared.id;
+        let field = prepared.field.as_str();
         if let Some(first) = seen.insert(id, field) {
             let at = if field.is_empty() {
                 "id".to_string()
@@ -179,9 +229,7 @@ pub(crate) async fn record(
         }
         ids.push(id);
         rows.push(Row {
-            id,
-            incoming,
-            digest: digest.to_vec(),
+            prepared,
             voided: false,
             seq: 0,
         });
@@ -211,9 +259,9 @@ pub(crate) async fn record(
     }
     let mut new_rows = Vec::with_capacity(rows.len());
     for row in rows {
-        match existing.get(&row.id) {
-            Some(d) if *d == row.digest => {}
-            Some(_) => return Err(LrsError::Conflict(row.id)),
+        match existing.get(&row.id()) {
+            Some(d) if *d == row.prepared.digest => {}
+            Some(_) => return Err(LrsError::Conflict(row.id())),
             None => new_rows.push(row),
         }
     }
@@ -221,17 +269,19 @@ pub(crate) async fn record(
     if rows.is_empty() {
         return Ok(Recorded { ids, stored: 0 });
     }
+    // The latest request's instant (requests arrive in order).
+    let stored_ms = rows.iter().map(|r| r.prepared.stored_ms).max().unwrap_or(0);
 
     let parts: Vec<&Part> = writes.iter().flat_map(|w| &w.attachments).collect();
-    attachments::store(tx, &parts, stored_at).await?;
+    attachments::store(tx, &parts, stored_ms).await?;
 
     // Voiding. A statement is voided when a voiding statement targets it, whichever arrives
     // first; voiding statements themselves cannot be voided.
     let voiding_targets: HashSet<Uuid> = rows
         .iter()
-        .filter_map(|r| r.statement().voided_target())
+        .filter_map(|r| r.prepared.voided_target)
         .collect();
-    let new_ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let new_ids: Vec<Uuid> = rows.iter().map(Row::id).collect();
     let voided_before: HashSet<Uuid> = fetch_in::<Voider>(
         tx,
         "SELECT object_statement_id FROM statements WHERE voiding = TRUE AND object_statement_id",
@@ -242,49 +292,30 @@ pub(crate) async fn record(
     .filter_map(|v| v.object_statement_id)
     .collect();
     for row in &mut rows {
-        let is_voiding = row.statement().voided_target().is_some();
-        row.voided =
-            !is_voiding && (voided_before.contains(&row.id) || voiding_targets.contains(&row.id));
+        let is_voiding = row.prepared.voided_target.is_some();
+        row.voided = !is_voiding
+            && (voided_before.contains(&row.id()) || voiding_targets.contains(&row.id()));
     }
 
-    let stored_ms = unix_millis(stored_at);
-    let mut bodies: Vec<String> = Vec::with_capacity(rows.len());
-    let mut people: Vec<Option<Uuid>> = Vec::with_capacity(rows.len());
     let mut insert = Insert::new(INSERT_STATEMENTS, STATEMENT_TYPES, "RETURNING seq, id");
-    let mut authority_key: Option<(&Arc<Value>, Option<String>)> = None;
     for row in &rows {
-        let s = row.statement();
-        let incoming = row.incoming;
-        let version = incoming.version.default_statement_version();
-        let body = s.stored_json(row.id, stored_at, &incoming.authority, version);
-        let person = identity.person_of(s.actor());
-        // One authority for the whole request: its key once.
-        let key = match &authority_key {
-            Some((a, k)) if Arc::ptr_eq(a, &incoming.authority) => k.clone(),
-            _ => {
-                let k = lyceum_xapi::agent::key(&incoming.authority);
-                authority_key = Some((&incoming.authority, k.clone()));
-                k
-            }
-        };
+        let p = row.prepared;
         insert.row([
-            Param::Uuid(row.id),
-            Param::Text(body.clone()),
-            Param::Bytes(row.digest.clone()),
-            Param::OptUuid(person),
-            Param::Text(s.verb_id().to_string()),
-            Param::OptText(s.object_activity_id().map(str::to_string)),
-            Param::OptUuid(s.statement_ref()),
-            Param::OptUuid(s.registration()),
-            Param::OptText(key),
-            Param::Int(s.timestamp().map_or(stored_ms, unix_millis)),
-            Param::Int(stored_ms),
-            Param::Text(s.version().unwrap_or(version).to_string()),
+            Param::Uuid(p.id),
+            Param::Text(p.body.clone()),
+            Param::Bytes(p.digest.to_vec()),
+            Param::OptUuid(p.person),
+            Param::Text(p.verb_id.clone()),
+            Param::OptText(p.object_activity_id.clone()),
+            Param::OptUuid(p.statement_ref),
+            Param::OptUuid(p.registration),
+            Param::OptText(p.authority_key.clone()),
+            Param::Int(p.timestamp_ms),
+            Param::Int(p.stored_ms),
+            Param::Text(p.version.clone()),
             Param::Bool(row.voided),
-            Param::Bool(s.voided_target().is_some()),
+            Param::Bool(p.voided_target.is_some()),
         ]);
-        bodies.push(body);
-        people.push(person);
     }
     let seqs: HashMap<Uuid, i64> = insert
         .fetch_all::<Inserted>(tx)
@@ -293,7 +324,7 @@ pub(crate) async fn record(
         .map(|r| (r.id, r.seq))
         .collect();
     for row in &mut rows {
-        row.seq = seqs[&row.id];
+        row.seq = seqs[&row.id()];
     }
 
     insert_mentions(tx, &rows).await?;
@@ -311,25 +342,23 @@ pub(crate) async fn record(
 
     let definitions = rows
         .iter()
-        .filter(|r| r.incoming.define)
-        .flat_map(|r| r.statement().activity_definitions())
+        .flat_map(|r| &r.prepared.definitions)
+        .map(|(id, d)| (id.as_str(), d))
         .collect::<Vec<_>>();
     activities::merge_definitions(tx, &definitions, stored_ms).await?;
 
     let events: Vec<NewEvent> = rows
         .iter()
-        .zip(bodies)
-        .zip(people)
-        .map(|((row, body), person)| {
-            let s = row.statement();
+        .map(|row| {
+            let p = row.prepared;
             let payload = StatementStored {
-                statement_id: row.id.to_string(),
-                person_id: person.map(|p| p.to_string()).unwrap_or_default(),
-                verb_id: s.verb_id().to_string(),
-                activity_id: s.object_activity_id().unwrap_or_default().to_string(),
-                statement_json: body,
+                statement_id: p.id.to_string(),
+                person_id: p.person.map(|id| id.to_string()).unwrap_or_default(),
+                verb_id: p.verb_id.clone(),
+                activity_id: p.object_activity_id.clone().unwrap_or_default(),
+                statement_json: p.body.clone(),
             };
-            NewEvent::proto(subjects::STATEMENT_STORED, SOURCE, row.id, &payload)
+            NewEvent::proto(subjects::STATEMENT_STORED, SOURCE, p.id, &payload)
         })
         .collect();
     Outbox::enqueue(tx, &events).await?;
@@ -353,11 +382,15 @@ async fn insert_mentions(tx: &mut Tx, rows: &[Row<'_>]) -> Result<()> {
         "",
     );
     for r in rows {
-        for (key, direct) in agent_keys(r.statement(), Some(&r.incoming.authority)) {
-            agents.row([Param::Text(key), Param::Int(r.seq), Param::Bool(direct)]);
+        for (key, direct) in &r.prepared.agents {
+            agents.row([
+                Param::Text(key.clone()),
+                Param::Int(r.seq),
+                Param::Bool(*direct),
+            ]);
         }
-        for id in activity_ids(r.statement()) {
-            activities.row([Param::Text(id), Param::Int(r.seq)]);
+        for id in &r.prepared.activities {
+            activities.row([Param::Text(id.clone()), Param::Int(r.seq)]);
         }
     }
     agents.execute(tx).await?;
@@ -396,7 +429,7 @@ fn activity_ids(s: &Statement) -> Vec<String> {
 async fn link_targets(tx: &mut Tx, rows: &[Row<'_>]) -> Result<Vec<(i64, Uuid)>> {
     let direct: HashMap<Uuid, Uuid> = rows
         .iter()
-        .filter_map(|r| r.statement().statement_ref().map(|t| (r.id, t)))
+        .filter_map(|r| r.prepared.statement_ref.map(|t| (r.id(), t)))
         .collect();
     // What the targets (already stored) target in turn.
     let mut stored_closure: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
@@ -430,18 +463,18 @@ async fn link_targets(tx: &mut Tx, rows: &[Row<'_>]) -> Result<Vec<(i64, Uuid)>>
     let mut links: Vec<(i64, Uuid)> = Vec::new();
     let mut new_closures: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
     for row in rows {
-        if let Some(target) = direct.get(&row.id) {
+        if let Some(target) = direct.get(&row.id()) {
             let all: Vec<Uuid> = closure(*target)
                 .into_iter()
-                .filter(|t| *t != row.id)
+                .filter(|t| *t != row.id())
                 .collect();
             links.extend(all.iter().map(|t| (row.seq, *t)));
-            new_closures.insert(row.id, all);
+            new_closures.insert(row.id(), all);
         }
     }
     // Stored statements that target a new statement inherit what it targets, and take its
     // keys.
-    let new_ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let new_ids: Vec<Uuid> = rows.iter().map(Row::id).collect();
     let mut waiting: Vec<(i64, Uuid)> = Vec::new();
     for r in fetch_in::<TargetRow>(
         tx,
@@ -485,11 +518,8 @@ async fn insert_ref_keys(tx: &mut Tx, rows: &[Row<'_>], refs: &[(i64, Uuid)]) ->
     }
     let mut keys: HashMap<Uuid, Vec<(i16, String)>> = HashMap::new();
     for row in rows {
-        if refs.iter().any(|(_, t)| *t == row.id) {
-            keys.insert(
-                row.id,
-                target_keys(row.statement(), Some(&row.incoming.authority)),
-            );
+        if refs.iter().any(|(_, t)| *t == row.id()) {
+            keys.insert(row.id(), row.prepared.target_keys());
         }
     }
     let mut stored: Vec<Uuid> = refs
@@ -531,23 +561,41 @@ async fn insert_ref_keys(tx: &mut Tx, rows: &[Row<'_>], refs: &[(i64, Uuid)]) ->
 /// What a target statement says (with `authority` as its authority), as
 /// `statement_ref_keys` rows (kind, key).
 fn target_keys(s: &Statement, authority: Option<&Value>) -> Vec<(i16, String)> {
-    let mut out = vec![(ref_kind::VERB, s.verb_id().to_string())];
-    if let Some(a) = s.object_activity_id() {
+    keys_of(
+        s.verb_id(),
+        s.object_activity_id(),
+        s.registration(),
+        &agent_keys(s, authority),
+        &activity_ids(s),
+    )
+}
+
+/// `statement_ref_keys` rows (kind, key) of a statement with these verb, object activity,
+/// registration, agents (and whether directly) and activities.
+fn keys_of(
+    verb: &str,
+    object_activity: Option<&str>,
+    registration: Option<Uuid>,
+    agents: &[(String, bool)],
+    activities: &[String],
+) -> Vec<(i16, String)> {
+    let mut out = vec![(ref_kind::VERB, verb.to_string())];
+    if let Some(a) = object_activity {
         out.push((ref_kind::ACTIVITY_OBJECT, a.to_string()));
     }
-    if let Some(r) = s.registration() {
+    if let Some(r) = registration {
         out.push((ref_kind::REGISTRATION, r.to_string()));
     }
-    for (key, direct) in agent_keys(s, authority) {
-        if direct {
+    for (key, direct) in agents {
+        if *direct {
             out.push((ref_kind::AGENT_DIRECT, key.clone()));
         }
-        out.push((ref_kind::AGENT_ANY, key));
+        out.push((ref_kind::AGENT_ANY, key.clone()));
     }
     out.extend(
-        activity_ids(s)
-            .into_iter()
-            .map(|a| (ref_kind::ACTIVITY_ANY, a)),
+        activities
+            .iter()
+            .map(|a| (ref_kind::ACTIVITY_ANY, a.clone())),
     );
     out
 }

@@ -109,7 +109,9 @@ async fn store(
         statements.iter().map(|(f, s)| (f.as_str(), s)),
         &app.identity,
     )?;
-    let mut write = Write::new(caller, statements, version);
+    // Held until the write commits: `X-Experience-API-Consistent-Through` stays before it.
+    let guard = app.consistency.begin_write();
+    let mut write = Write::new(caller, &app.identity, statements, version, guard.stored);
     write.attachments = parts;
     app.writer.write(write).await
 }

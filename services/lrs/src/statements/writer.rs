@@ -11,12 +11,10 @@
 
 use lyceum_bus::Outbox;
 use lyceum_store::Store;
-use lyceum_xapi::platform::Identity;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::record::{self, Write};
-use crate::consistency::Consistency;
 use crate::error::{LrsError, Result};
 
 /// Most statements one joint transaction takes; the rest wait for the next.
@@ -39,30 +37,19 @@ pub(crate) struct Writer {
 struct Context {
     store: Store,
     outbox: Outbox,
-    identity: Identity,
-    consistency: Consistency,
 }
 
 impl Writer {
     /// Starts the writing task; it ends when every `Writer` is dropped.
-    pub fn start(
-        store: Store,
-        outbox: Outbox,
-        identity: Identity,
-        consistency: Consistency,
-    ) -> Writer {
+    pub fn start(store: Store, outbox: Outbox) -> Writer {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        let cx = Context {
-            store,
-            outbox,
-            identity,
-            consistency,
-        };
+        let cx = Context { store, outbox };
         tokio::spawn(run(cx, jobs));
         Writer { queue }
     }
 
-    /// Records a write; returns the ids in order.
+    /// Records a write (prepared by the request, whose consistency guard covers it until this
+    /// returns); returns the ids in order.
     pub async fn write(&self, write: Write) -> Result<Vec<Uuid>> {
         let (reply, answer) = oneshot::channel();
         self.queue
@@ -134,10 +121,8 @@ async fn commit_group(cx: &Context, group: Vec<Job>) {
 
 /// One transaction.
 async fn alone(cx: &Context, writes: &[&Write]) -> Result<Vec<Uuid>> {
-    let guard = cx.consistency.begin_write();
     let mut tx = cx.store.begin().await?;
-    let outcome = record::record(&mut tx, &cx.identity, writes, guard.stored).await?;
+    let outcome = record::record(&mut tx, writes).await?;
     cx.outbox.commit(tx).await?;
-    drop(guard);
     Ok(outcome.ids)
 }
