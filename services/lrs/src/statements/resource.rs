@@ -6,15 +6,16 @@ use axum::body::Body;
 use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
 use lyceum_xapi::format::{self, Format, Languages};
-use lyceum_xapi::{Invalid, Statement, XapiVersion};
+use lyceum_xapi::{Invalid, Statement};
 use serde_json::Value;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use super::query::{self, Filters};
 use super::record::Write;
 use crate::access;
 use crate::attachments::{self, Part};
-use crate::error::Result;
+use crate::error::{LrsError, Result};
 use crate::protocol::{self, Params, XapiRequest};
 use crate::{App, activities, signature};
 
@@ -35,30 +36,38 @@ const QUERY_PARAMS: [&str; 13] = [
     "more",
 ];
 
+/// Bodies from this size on are parsed, checked and prepared on a blocking thread, so a large
+/// batch does not hold an async worker (and with it the statement writer and other requests)
+/// for milliseconds.
+const OFFLOAD_BYTES: usize = 32 * 1024;
+
 /// `POST /xapi/statements`: one statement or an array, all or nothing; answers the ids.
 pub(crate) async fn post(app: &App, req: XapiRequest) -> Result<Response> {
     let caller = access::authenticate(app, &req.headers).await?;
     req.params.only(&[])?;
-    let (value, parts) = body_statements(&req)?;
-    let statements = match value {
-        Value::Array(list) => list
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let field = format!("statements[{i}]");
-                Statement::parse_as(v, req.version)
-                    .map(|s| (field.clone(), s))
-                    .map_err(|e| e.within(&field))
-            })
-            .collect::<std::result::Result<Vec<_>, Invalid>>()?,
-        v @ Value::Object(_) => vec![(String::new(), Statement::parse_as(v, req.version)?)],
-        _ => {
-            return Err(
-                Invalid::new("body", "must be a statement or an array of statements").into(),
-            );
-        }
-    };
-    let ids = store(app, &caller, statements, parts, req.version).await?;
+    let ids = write(app, caller, req, |req| {
+        let (value, parts) = body_statements(req)?;
+        let statements = match value {
+            Value::Array(list) => list
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let field = format!("statements[{i}]");
+                    Statement::parse_as(v, req.version)
+                        .map(|s| (field.clone(), s))
+                        .map_err(|e| e.within(&field))
+                })
+                .collect::<std::result::Result<Vec<_>, Invalid>>()?,
+            v @ Value::Object(_) => vec![(String::new(), Statement::parse_as(v, req.version)?)],
+            _ => {
+                return Err(
+                    Invalid::new("body", "must be a statement or an array of statements").into(),
+                );
+            }
+        };
+        Ok((statements, parts))
+    })
+    .await?;
     let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
     Ok(protocol::json_response(
         serde_json::to_string(&ids).expect("strings serialize"),
@@ -71,49 +80,76 @@ pub(crate) async fn put(app: &App, req: XapiRequest) -> Result<Response> {
     let caller = access::authenticate(app, &req.headers).await?;
     req.params.only(&["statementId"])?;
     let id = query::uuid("statementId", req.params.required("statementId")?)?;
-    let (value, parts) = body_statements(&req)?;
-    if !value.is_object() {
-        return Err(Invalid::new("body", "must be one statement (a JSON object)").into());
-    }
-    let mut statement = Statement::parse_as(value, req.version)?;
-    match statement.id() {
-        Some(body_id) if body_id != id => {
-            return Err(Invalid::new("id", "does not match the statementId parameter").into());
+    write(app, caller, req, move |req| {
+        let (value, parts) = body_statements(req)?;
+        if !value.is_object() {
+            return Err(Invalid::new("body", "must be one statement (a JSON object)").into());
         }
-        Some(_) => {}
-        None => statement.set_id(id),
-    }
-    store(
-        app,
-        &caller,
-        vec![(String::new(), statement)],
-        parts,
-        req.version,
-    )
+        let mut statement = Statement::parse_as(value, req.version)?;
+        match statement.id() {
+            Some(body_id) if body_id != id => {
+                return Err(Invalid::new("id", "does not match the statementId parameter").into());
+            }
+            Some(_) => {}
+            None => statement.set_id(id),
+        }
+        Ok((vec![(String::new(), statement)], parts))
+    })
     .await?;
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::NO_CONTENT;
     Ok(resp)
 }
 
-async fn store(
+/// Statements of a request, each with the name of its place in it, and attachment parts.
+type Parsed = (Vec<(String, Statement)>, Vec<Part>);
+
+/// Parses the request with `parse`, checks and prepares its statements (on a blocking thread
+/// for large bodies) and records them; answers their ids.
+async fn write<F>(
+    app: &App,
+    caller: access::Caller,
+    req: XapiRequest,
+    parse: F,
+) -> Result<Vec<Uuid>>
+where
+    F: FnOnce(&XapiRequest) -> Result<Parsed> + Send + 'static,
+{
+    // Held until the write commits: `X-Experience-API-Consistent-Through` stays before it.
+    let guard = app.consistency.begin_write();
+    let stored = guard.stored;
+    let write = if req.body.len() >= OFFLOAD_BYTES {
+        let app = app.clone();
+        tokio::task::spawn_blocking(move || prepare(&app, &caller, &req, parse, stored))
+            .await
+            .map_err(|e| LrsError::Config(format!("statement preparation stopped: {e}")))??
+    } else {
+        prepare(app, &caller, &req, parse, stored)?
+    };
+    app.writer.write(write).await
+}
+
+/// Parses, checks (attachments, signatures, the caller's rights) and prepares a write.
+fn prepare<F>(
     app: &App,
     caller: &access::Caller,
-    statements: Vec<(String, Statement)>,
-    parts: Vec<Part>,
-    version: XapiVersion,
-) -> Result<Vec<uuid::Uuid>> {
+    req: &XapiRequest,
+    parse: F,
+    stored: OffsetDateTime,
+) -> Result<Write>
+where
+    F: FnOnce(&XapiRequest) -> Result<Parsed>,
+{
+    let (statements, parts) = parse(req)?;
     attachments::check(&statements, &parts)?;
     signature::verify_all(&statements, &parts)?;
     caller.check_write(
         statements.iter().map(|(f, s)| (f.as_str(), s)),
         &app.identity,
     )?;
-    // Held until the write commits: `X-Experience-API-Consistent-Through` stays before it.
-    let guard = app.consistency.begin_write();
-    let mut write = Write::new(caller, &app.identity, statements, version, guard.stored);
+    let mut write = Write::new(caller, &app.identity, statements, req.version, stored);
     write.attachments = parts;
-    app.writer.write(write).await
+    Ok(write)
 }
 
 /// The statements of a PUT or POST body (JSON, or the first part of `multipart/mixed`) and

@@ -340,6 +340,42 @@ async fn a_batch_with_one_bad_statement_stores_nothing() {
     }
 }
 
+/// Large bodies are parsed and prepared off the async workers: same answers as small ones.
+#[tokio::test]
+async fn large_batches_are_all_or_nothing_too() {
+    for db in databases().await {
+        let app = spawn_app(&db, memory_bus()).await;
+        let mut batch: Vec<Value> = (0..300).map(|n| mbox_statement("ada", n)).collect();
+        assert!(json!(batch).to_string().len() > 32 * 1024, "a large body");
+        batch[250]["result"] = json!({"score": {"scaled": 2}});
+        let r = app.post(&json!(batch)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", app.backend);
+        assert_eq!(r.json()["field"], "statements[250].result.score.scaled");
+        let list = app.get("/xapi/statements?limit=1").await.json();
+        assert_eq!(list["statements"], json!([]), "nothing stored");
+
+        batch[250] = mbox_statement("ada", 250);
+        let r = app.post(&json!(batch)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", app.backend);
+        let ids = r.json();
+        assert_eq!(ids.as_array().unwrap().len(), 300);
+        let last = app
+            .get(&format!(
+                "/xapi/statements?statementId={}",
+                ids[299].as_str().unwrap()
+            ))
+            .await
+            .json();
+        assert_eq!(last["actor"]["mbox"], "mailto:ada@example.com");
+        let page = app
+            .get("/xapi/statements?limit=300&format=ids")
+            .await
+            .json();
+        assert_eq!(page["statements"].as_array().unwrap().len(), 300);
+        app.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn voided_statements_leave_queries_and_are_found_as_voided() {
     for db in databases().await {
