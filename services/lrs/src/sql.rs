@@ -326,3 +326,42 @@ where
         }
     }
 }
+
+/// Several look-ups by the same ids in one round trip: a `UNION ALL` of `selects`, each
+/// ending where the id condition goes (as in [`fetch_in`]); their columns must line up.
+pub(crate) async fn fetch_in_all<T>(tx: &mut Tx, selects: &[&str], ids: &[Uuid]) -> Result<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
+{
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    match tx {
+        Tx::Postgres(t) => {
+            let sql = selects
+                .iter()
+                .map(|s| format!("{s} = ANY($1)"))
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ");
+            Ok(sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql))
+                .bind(ids)
+                .fetch_all(&mut **t)
+                .await?)
+        }
+        Tx::Sqlite(_) => {
+            let mut out = Vec::new();
+            for chunk in ids.chunks(CHUNK) {
+                let mut q = Query::new("");
+                for (i, select) in selects.iter().enumerate() {
+                    if i > 0 {
+                        q.push(" UNION ALL ");
+                    }
+                    q.push(select).push(" IN ");
+                    q.push_list(chunk.iter().map(|id| Param::Uuid(*id)));
+                }
+                out.extend(q.fetch_all::<T>(tx).await?);
+            }
+            Ok(out)
+        }
+    }
+}

@@ -22,7 +22,7 @@ use crate::access::Caller;
 use crate::activities;
 use crate::attachments::{self, Part};
 use crate::error::{LrsError, Result};
-use crate::sql::{CHUNK, Insert, Param, Query, fetch_in};
+use crate::sql::{CHUNK, Insert, Param, Query, fetch_in, fetch_in_all};
 use crate::statements::query::ref_kind;
 
 /// Key of the PostgreSQL advisory lock writers hold, so `seq` order is commit order.
@@ -169,21 +169,9 @@ impl Row<'_> {
 }
 
 #[derive(sqlx::FromRow)]
-struct Existing {
-    id: Uuid,
-    content_sha256: Vec<u8>,
-}
-
-#[derive(sqlx::FromRow)]
 struct Inserted {
     seq: i64,
     id: Uuid,
-}
-
-#[derive(sqlx::FromRow)]
-struct TargetRow {
-    statement_seq: i64,
-    target_id: Uuid,
 }
 
 #[derive(sqlx::FromRow)]
@@ -192,10 +180,27 @@ struct TargetOf {
     target_id: Uuid,
 }
 
+/// A row of the [`KNOWN`] look-up.
 #[derive(sqlx::FromRow)]
-struct Voider {
-    object_statement_id: Option<Uuid>,
+struct Known {
+    kind: i32,
+    id: Uuid,
+    digest: Option<Vec<u8>>,
+    seq: Option<i64>,
 }
+
+const KNOWN_STORED: i32 = 1;
+const KNOWN_VOIDED: i32 = 2;
+const KNOWN_TARGETED: i32 = 3;
+/// Statements stored under the ids (with their digest), voiding statements that target them,
+/// stored statements whose StatementRef targets them (with their `seq`).
+const KNOWN: [&str; 3] = [
+    "SELECT 1 AS kind, id, content_sha256 AS digest, CAST(NULL AS BIGINT) AS seq \
+     FROM statements WHERE id",
+    "SELECT 2, object_statement_id, NULL, NULL FROM statements \
+     WHERE voiding = TRUE AND object_statement_id",
+    "SELECT 3, target_id, NULL, statement_seq FROM statement_targets WHERE target_id",
+];
 
 const INSERT_STATEMENTS: &str = "INSERT INTO statements (id, body, content_sha256, person_id, \
     verb_id, object_activity_id, object_statement_id, registration, authority_key, timestamp_ms, \
@@ -246,16 +251,23 @@ pub(crate) async fn record(tx: &mut Tx, writes: &[&Write]) -> Result<Recorded> {
             .map(|_| ()))?;
     }
 
-    // Known ids: the same statement again is a no-op, other content a conflict.
+    // What the store knows of these ids, in one round trip: statements stored under them (the
+    // same statement again is a no-op, other content a conflict), voiding statements that
+    // target them, and stored StatementRef statements waiting for them.
     let mut existing: HashMap<Uuid, Vec<u8>> = HashMap::new();
-    for e in fetch_in::<Existing>(
-        tx,
-        "SELECT id, content_sha256 FROM statements WHERE id",
-        &ids,
-    )
-    .await?
-    {
-        existing.insert(e.id, e.content_sha256);
+    let mut voided_before: HashSet<Uuid> = HashSet::new();
+    let mut waiting: Vec<(i64, Uuid)> = Vec::new();
+    for k in fetch_in_all::<Known>(tx, &KNOWN, &ids).await? {
+        match (k.kind, k.digest, k.seq) {
+            (KNOWN_STORED, Some(digest), _) => {
+                existing.insert(k.id, digest);
+            }
+            (KNOWN_VOIDED, _, _) => {
+                voided_before.insert(k.id);
+            }
+            (KNOWN_TARGETED, _, Some(seq)) => waiting.push((seq, k.id)),
+            _ => {}
+        }
     }
     let mut new_rows = Vec::with_capacity(rows.len());
     for row in rows {
@@ -281,16 +293,6 @@ pub(crate) async fn record(tx: &mut Tx, writes: &[&Write]) -> Result<Recorded> {
         .iter()
         .filter_map(|r| r.prepared.voided_target)
         .collect();
-    let new_ids: Vec<Uuid> = rows.iter().map(Row::id).collect();
-    let voided_before: HashSet<Uuid> = fetch_in::<Voider>(
-        tx,
-        "SELECT object_statement_id FROM statements WHERE voiding = TRUE AND object_statement_id",
-        &new_ids,
-    )
-    .await?
-    .into_iter()
-    .filter_map(|v| v.object_statement_id)
-    .collect();
     for row in &mut rows {
         let is_voiding = row.prepared.voided_target.is_some();
         row.voided = !is_voiding
@@ -328,7 +330,9 @@ pub(crate) async fn record(tx: &mut Tx, writes: &[&Write]) -> Result<Recorded> {
     }
 
     insert_mentions(tx, &rows).await?;
-    let refs = link_targets(tx, &rows).await?;
+    // Only links to statements stored now wait for them.
+    waiting.retain(|(_, target)| !existing.contains_key(target));
+    let refs = link_targets(tx, &rows, waiting).await?;
     insert_ref_keys(tx, &rows, &refs).await?;
 
     // Void what the new voiding statements target, unless it is a voiding statement.
@@ -371,6 +375,36 @@ pub(crate) async fn record(tx: &mut Tx, writes: &[&Write]) -> Result<Recorded> {
 /// The agents and activities each statement mentions, once per statement, for the `agent`
 /// and `activity` filters.
 async fn insert_mentions(tx: &mut Tx, rows: &[Row<'_>]) -> Result<()> {
+    if let Tx::Postgres(t) = tx {
+        // Both tables in one statement (one round trip), from borrowed column arrays.
+        let (mut keys, mut key_seqs, mut direct) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut activities, mut activity_seqs) = (Vec::new(), Vec::new());
+        for r in rows {
+            for (key, d) in &r.prepared.agents {
+                keys.push(key.as_str());
+                key_seqs.push(r.seq);
+                direct.push(*d);
+            }
+            for id in &r.prepared.activities {
+                activities.push(id.as_str());
+                activity_seqs.push(r.seq);
+            }
+        }
+        sqlx::query(
+            "WITH agents AS (INSERT INTO statement_agents (agent_key, statement_seq, direct) \
+             SELECT * FROM UNNEST($1::text[], $2::int8[], $3::bool[])) \
+             INSERT INTO statement_activities (activity_id, statement_seq) \
+             SELECT * FROM UNNEST($4::text[], $5::int8[])",
+        )
+        .bind(keys)
+        .bind(key_seqs)
+        .bind(direct)
+        .bind(activities)
+        .bind(activity_seqs)
+        .execute(&mut **t)
+        .await?;
+        return Ok(());
+    }
     let mut agents = Insert::new(
         "INSERT INTO statement_agents (agent_key, statement_seq, direct)",
         &["text", "int8", "bool"],
@@ -426,7 +460,11 @@ fn activity_ids(s: &Statement) -> Vec<String> {
 /// get everything the new one targets. Returns the pairs (referring statement, target) whose
 /// target's keys the referring statement now takes in `statement_ref_keys`: every new link,
 /// and the links that waited for a new statement.
-async fn link_targets(tx: &mut Tx, rows: &[Row<'_>]) -> Result<Vec<(i64, Uuid)>> {
+async fn link_targets(
+    tx: &mut Tx,
+    rows: &[Row<'_>],
+    waiting: Vec<(i64, Uuid)>,
+) -> Result<Vec<(i64, Uuid)>> {
     let direct: HashMap<Uuid, Uuid> = rows
         .iter()
         .filter_map(|r| r.prepared.statement_ref.map(|t| (r.id(), t)))
@@ -472,21 +510,12 @@ async fn link_targets(tx: &mut Tx, rows: &[Row<'_>]) -> Result<Vec<(i64, Uuid)>>
             new_closures.insert(row.id(), all);
         }
     }
-    // Stored statements that target a new statement inherit what it targets, and take its
-    // keys.
-    let new_ids: Vec<Uuid> = rows.iter().map(Row::id).collect();
-    let mut waiting: Vec<(i64, Uuid)> = Vec::new();
-    for r in fetch_in::<TargetRow>(
-        tx,
-        "SELECT statement_seq, target_id FROM statement_targets WHERE target_id",
-        &new_ids,
-    )
-    .await?
-    {
-        if let Some(more) = new_closures.get(&r.target_id) {
-            links.extend(more.iter().map(|t| (r.statement_seq, *t)));
+    // Stored statements that target a new statement (`waiting`) inherit what it targets, and
+    // take its keys.
+    for (seq, target) in &waiting {
+        if let Some(more) = new_closures.get(target) {
+            links.extend(more.iter().map(|t| (*seq, *t)));
         }
-        waiting.push((r.statement_seq, r.target_id));
     }
     let mut insert = Insert::new(
         "INSERT INTO statement_targets (statement_seq, target_id)",
