@@ -329,3 +329,67 @@ fn bad_settings_stop_the_start_with_a_message_naming_them() {
         );
     }
 }
+
+/// `lyceum lrs client ...` on the LRS database (here the embedded SQLite file), before any
+/// LRS has started: create (with a generated secret), list, refuse unknown scopes, delete.
+#[test]
+fn lrs_clients_are_managed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env_clear()
+            .env("LYCEUM_DATA_DIR", dir.path())
+            .env("LYCEUM_LOG_FILTER", "warn")
+            .output()
+            .unwrap()
+    };
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+
+    let created = run(&[
+        "lrs",
+        "client",
+        "create",
+        "--key",
+        "course-player",
+        "--scopes",
+        "statements/write,state",
+    ]);
+    assert!(created.status.success(), "{created:?}");
+    let out = text(&created.stdout);
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("secret: "))
+        .unwrap_or_else(|| panic!("a generated secret: {out}"));
+    assert!(secret.len() >= 16, "{secret}");
+
+    let listed = run(&["lrs", "client", "list"]);
+    assert!(listed.status.success(), "{listed:?}");
+    let list = text(&listed.stdout);
+    assert!(
+        list.contains("course-player\tstatements/write state"),
+        "{list}"
+    );
+    assert!(!list.contains(secret), "secrets are never listed: {list}");
+
+    let bad = run(&[
+        "lrs",
+        "client",
+        "create",
+        "--key",
+        "other",
+        "--scopes",
+        "statements/everything",
+    ]);
+    assert!(!bad.status.success(), "{bad:?}");
+    assert!(
+        text(&bad.stderr).contains("statements/everything"),
+        "the unknown scope is named: {}",
+        text(&bad.stderr)
+    );
+
+    let deleted = run(&["lrs", "client", "delete", "--key", "course-player"]);
+    assert!(deleted.status.success(), "{deleted:?}");
+    let listed = run(&["lrs", "client", "list"]);
+    assert!(!text(&listed.stdout).contains("course-player"));
+}
