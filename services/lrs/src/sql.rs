@@ -303,28 +303,7 @@ pub(crate) async fn fetch_in<T>(tx: &mut Tx, select: &str, ids: &[Uuid]) -> Resu
 where
     T: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
 {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    match tx {
-        Tx::Postgres(t) => {
-            let sql = sqlx::AssertSqlSafe(format!("{select} = ANY($1)"));
-            Ok(sqlx::query_as::<_, T>(sql)
-                .bind(ids)
-                .fetch_all(&mut **t)
-                .await?)
-        }
-        Tx::Sqlite(_) => {
-            let mut out = Vec::new();
-            for chunk in ids.chunks(CHUNK) {
-                let mut q = Query::new(select);
-                q.push(" IN ");
-                q.push_list(chunk.iter().map(|id| Param::Uuid(*id)));
-                out.extend(q.fetch_all::<T>(tx).await?);
-            }
-            Ok(out)
-        }
-    }
+    fetch_in_all(tx, &[select], ids).await
 }
 
 /// Several look-ups by the same ids in one round trip: a `UNION ALL` of `selects`, each
