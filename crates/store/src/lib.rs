@@ -12,10 +12,13 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
+use sqlx::{Connection, PgPool, Postgres, Sqlite, SqlitePool};
 
 pub use migrate::MigrationSet;
 pub use sqlx;
+
+/// A pooled PostgreSQL connection idle for at least this long is pinged before it is used.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// A database error from either backend.
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +140,18 @@ impl Store {
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections)
                 .acquire_timeout(opts.acquire_timeout)
+                // sqlx pings every connection when it goes back to the pool; pinging it again
+                // on the way out costs every transaction a round trip. Only a connection that
+                // has been idle for a while (the server may have restarted since) is pinged.
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for < PING_IF_IDLE_FOR {
+                            return Ok(true);
+                        }
+                        Ok(conn.ping().await.is_ok())
+                    })
+                })
                 .connect_with(options)
                 .await?;
             Ok(Store::Postgres(pool))
