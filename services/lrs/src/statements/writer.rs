@@ -8,6 +8,10 @@
 //! price of a transaction (its round trips and its commit) is what limits throughput; sharing
 //! it between the requests that arrived meanwhile is what lets single-statement POSTs from many
 //! clients keep up. An idle LRS adds no delay: a lone request forms a group of one at once.
+//!
+//! Requests arrive here prepared ([`Write::new`]): everything that is CPU work (checks, digests,
+//! stored JSON, indexed keys) is done by the request, in parallel with the others, so the
+//! serial part is only the database's.
 
 use lyceum_bus::Outbox;
 use lyceum_store::Store;
