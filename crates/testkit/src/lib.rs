@@ -1,11 +1,12 @@
 //! Helpers for tests that use real parts: a `nats-server` of their own on a free port, a fresh
-//! PostgreSQL database on the shared server, a SQLite file in a temp dir.
+//! PostgreSQL database on the shared server, a SQLite file in a temp dir; seeded random input.
 //!
 //! When `CI` is set, a missing PostgreSQL or NATS fails the test; elsewhere it is skipped with a
 //! message, so a laptop without them can still run the rest.
 
 mod nats;
 mod pg;
+pub mod random;
 
 pub use nats::NatsServer;
 pub use pg::{PgServer, TestDatabase};

@@ -411,39 +411,18 @@ mod tests {
     /// Timestamps parsed as they first were: the text normalised to RFC 3339 and handed to
     /// the `time` crate.
     fn reference_timestamp(value: &str) -> Option<OffsetDateTime> {
-        let bytes = value.as_bytes();
-        if bytes.len() < 20 {
-            return None;
-        }
-        let digits = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
-        if !(digits(0..4)
-            && bytes[4] == b'-'
-            && digits(5..7)
-            && bytes[7] == b'-'
-            && digits(8..10)
-            && matches!(bytes[10], b'T' | b't')
-            && digits(11..13)
-            && bytes[13] == b':'
-            && digits(14..16)
-            && bytes[16] == b':'
-            && digits(17..19))
-        {
-            return None;
-        }
-        let mut i = 19;
-        let mut fraction = "";
-        if bytes[i] == b'.' {
-            let start = i + 1;
-            i = start;
-            while i < bytes.len() && bytes[i].is_ascii_digit() {
-                i += 1;
+        // The date and time as they are (the `time` crate checks them), then the fraction.
+        let (date_time, rest) = value.split_at_checked(19)?;
+        let (fraction, zone) = match rest.strip_prefix('.') {
+            Some(r) => {
+                let end = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
+                if end == 0 {
+                    return None;
+                }
+                r.split_at(end)
             }
-            if i == start {
-                return None;
-            }
-            fraction = &value[start..i];
-        }
-        let zone = &value[i..];
+            None => ("", rest),
+        };
         let offset = match zone {
             "Z" | "z" => "Z".to_string(),
             _ => {
@@ -469,7 +448,7 @@ mod tests {
         let nanos: String = fraction.chars().take(9).collect();
         let normalized = format!(
             "{}{}{}{offset}",
-            &value[..19].replace('t', "T"),
+            date_time.replace('t', "T"),
             if nanos.is_empty() { "" } else { "." },
             nanos
         );

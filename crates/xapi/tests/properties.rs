@@ -2,33 +2,14 @@
 //! either version's rules, parsing never panics; what parses can be indexed, compared and
 //! formatted without panicking, and its comparable form ignores what the LRS assigns.
 //!
-//! Inputs come from a small seeded generator (no dependency): a valid statement mutated at
+//! Inputs come from a small seeded generator (`lyceum_testkit::random`): a valid statement mutated at
 //! random (properties removed, values replaced by arbitrary JSON, strings garbled), and
 //! arbitrary JSON values.
 
+use lyceum_testkit::random::Rng;
 use lyceum_xapi::format::{self, Languages};
 use lyceum_xapi::{Statement, XapiVersion};
 use serde_json::{Map, Value, json};
-
-/// xorshift64*: deterministic, so a failure reproduces from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, one_in: usize) -> bool {
-        self.below(one_in) == 0
-    }
-}
 
 const STRINGS: &[&str] = &[
     "",
@@ -59,9 +40,9 @@ fn arbitrary(rng: &mut Rng, depth: u32) -> Value {
     match rng.below(if depth > 3 { 5 } else { 7 }) {
         0 => Value::Null,
         1 => Value::Bool(rng.chance(2)),
-        2 => json!((rng.next() as i64) >> rng.below(60)),
+        2 => json!((rng.next_u64() as i64) >> rng.below(60)),
         3 => json!(
-            f64::from_bits(rng.next() & 0x7fef_ffff_ffff_ffff)
+            f64::from_bits(rng.next_u64() & 0x7fef_ffff_ffff_ffff)
                 * if rng.chance(2) { -1.0 } else { 1.0 }
         ),
         4 => Value::String(STRINGS[rng.below(STRINGS.len())].to_string()),

@@ -195,18 +195,17 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 progress: None,
             };
             let next = Arc::new(AtomicU64::new(first));
-            if warmup > 0 {
+            let run = async |secs: u64| {
                 let bounds = Bounds {
-                    duration: Duration::from_secs(warmup),
+                    duration: Duration::from_secs(secs),
                     max,
                 };
-                scenarios::ingest(&lrs, &generator, &shape, &next, bounds).await?;
-            }
-            let bounds = Bounds {
-                duration: Duration::from_secs(seconds),
-                max,
+                scenarios::ingest(&lrs, &generator, &shape, &next, bounds).await
             };
-            let outcome = scenarios::ingest(&lrs, &generator, &shape, &next, bounds).await?;
+            if warmup > 0 {
+                run(warmup).await?;
+            }
+            let outcome = run(seconds).await?;
             emit(&outcome, &target.out)
         }
         Command::Load {
@@ -257,9 +256,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
             let clients = clients.max(1);
             let next = Arc::new(AtomicU64::new(0));
-            if warmup > 0 {
+            let run = async |secs: u64| {
                 let bounds = Bounds {
-                    duration: Duration::from_secs(warmup),
+                    duration: Duration::from_secs(secs),
                     max,
                 };
                 scenarios::query(
@@ -272,23 +271,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     limit,
                     bounds,
                 )
-                .await?;
-            }
-            let bounds = Bounds {
-                duration: Duration::from_secs(seconds),
-                max,
+                .await
             };
-            let outcome = scenarios::query(
-                &lrs,
-                queries,
-                &next,
-                kind.name(),
-                &target.backend,
-                clients,
-                limit,
-                bounds,
-            )
-            .await?;
+            if warmup > 0 {
+                run(warmup).await?;
+            }
+            let outcome = run(seconds).await?;
             emit(&outcome, &target.out)
         }
         Command::Sample {

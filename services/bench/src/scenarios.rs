@@ -13,7 +13,7 @@ use serde::de::IgnoredAny;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::client::{Lrs, encode};
+use crate::client::{Lrs, Reply, encode};
 use crate::generate::{Generator, Rng};
 use crate::stats::{Outcome, Samples};
 
@@ -82,24 +82,11 @@ pub async fn ingest(
                 let sent = Instant::now();
                 let reply = lrs.post_statements(Bytes::from(body)).await;
                 samples.record(sent.elapsed());
-                match reply {
+                match &reply {
                     Ok(r) if r.status.is_success() => {
                         stored.fetch_add(count as usize, Ordering::Relaxed);
                     }
-                    Ok(r) => {
-                        if errors.fetch_add(1, Ordering::Relaxed) < 3 {
-                            eprintln!(
-                                "POST answered {}: {}",
-                                r.status,
-                                String::from_utf8_lossy(&r.body[..r.body.len().min(400)])
-                            );
-                        }
-                    }
-                    Err(e) => {
-                        if errors.fetch_add(1, Ordering::Relaxed) < 3 {
-                            eprintln!("POST failed: {e:#}");
-                        }
-                    }
+                    _ => count_error(&errors, "POST", &reply),
                 }
             }
             samples
@@ -286,7 +273,7 @@ pub async fn query(
                 let sent = Instant::now();
                 let reply = lrs.get_statements(q).await;
                 samples.record(sent.elapsed());
-                match reply {
+                match &reply {
                     Ok(r) if r.status.is_success() => {
                         let got = serde_json::from_slice::<CountOnly>(&r.body)
                             .map_or(0, |p| p.statements.len());
@@ -295,20 +282,7 @@ pub async fn query(
                             full_pages.fetch_add(1, Ordering::Relaxed);
                         }
                     }
-                    Ok(r) => {
-                        if errors.fetch_add(1, Ordering::Relaxed) < 3 {
-                            eprintln!(
-                                "GET ?{q} answered {}: {}",
-                                r.status,
-                                String::from_utf8_lossy(&r.body[..r.body.len().min(400)])
-                            );
-                        }
-                    }
-                    Err(e) => {
-                        if errors.fetch_add(1, Ordering::Relaxed) < 3 {
-                            eprintln!("GET failed: {e:#}");
-                        }
-                    }
+                    _ => count_error(&errors, &format!("GET ?{q}"), &reply),
                 }
             }
             samples
@@ -340,4 +314,19 @@ pub async fn query(
             100.0 * full as f64 / requests.max(1) as f64
         ),
     })
+}
+
+/// Counts a request that failed (`what` it was) and shows the first few.
+fn count_error(errors: &AtomicUsize, what: &str, reply: &anyhow::Result<Reply>) {
+    if errors.fetch_add(1, Ordering::Relaxed) >= 3 {
+        return;
+    }
+    match reply {
+        Ok(r) => eprintln!(
+            "{what} answered {}: {}",
+            r.status,
+            String::from_utf8_lossy(&r.body[..r.body.len().min(400)])
+        ),
+        Err(e) => eprintln!("{what} failed: {e:#}"),
+    }
 }

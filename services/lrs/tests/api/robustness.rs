@@ -3,25 +3,10 @@
 
 use http::{Method, StatusCode};
 use lyceum_testkit::databases;
+use lyceum_testkit::random::Rng;
 use serde_json::{Map, Value, json};
 
 use crate::helpers::*;
-
-/// xorshift64*: deterministic, so a failure reproduces from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 const WORDS: &[&str] = &[
     "",
@@ -51,7 +36,7 @@ fn arbitrary(rng: &mut Rng, depth: u32) -> Value {
     match rng.below(if depth > 2 { 5 } else { 7 }) {
         0 => Value::Null,
         1 => Value::Bool(rng.below(2) == 0),
-        2 => json!((rng.next() as i64) >> rng.below(63)),
+        2 => json!((rng.next_u64() as i64) >> rng.below(63)),
         3 => json!(-1.5e300),
         4 => Value::String(WORDS[rng.below(WORDS.len())].to_string()),
         5 => Value::Array(
